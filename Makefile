@@ -1,0 +1,32 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ./data
+
+.PHONY: install run test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/whippet-bench suite --out bench-results
+
+lint: $(STAMP)
+	$(BIN)/pip install -q ruff
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""One module per command family: authenticate, act, encode the reply."""

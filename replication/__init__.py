@@ -1,0 +1,1 @@
+"""Leader-to-follower log shipping over gRPC (asyncio)."""
