@@ -1,1 +1,6 @@
-"""One module per command family: authenticate, act, encode the reply."""
+"""One module per command family: authenticate, act, encode the reply.
+
+Importing this package registers every handler with ``node.dispatch``.
+"""
+
+from whippet.node.handlers import groups, messages, offsets, streams, system, topics, users  # noqa: F401

@@ -1,0 +1,195 @@
+"""Node settings: one flat dataclass, filled from defaults, a TOML file, WHIPPET_* env, then flags.
+
+Why flat: every setting has exactly one name that is the same in all three
+sources. The TOML file groups them in sections: key ``port`` of section ``[tcp]``
+is the setting ``tcp_port`` and the env variable ``WHIPPET_TCP_PORT``; keys of the
+``[node]`` section drop the prefix (``[node] data_dir`` -> ``data_dir``). A bad
+value is rejected at start with a message naming the setting and the source.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
+
+FSYNC_MODES = ("always", "interval", "never")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the node cannot run with."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    # [node]
+    node_id: int = 1
+    data_dir: str = "data"
+    host: str = "127.0.0.1"
+    advertised_host: str = ""
+    # transports
+    tcp_port: int = 8090
+    http_port: int = 3000
+    quic_port: int = 8080
+    ws_port: int = 8092
+    # [storage]
+    storage_fsync: str = "always"
+    storage_fsync_interval_ms: int = 1000
+    storage_segment_size: int = 1 << 30
+    storage_checksum: bool = True
+    # [dedup]
+    dedup_enabled: bool = False
+    dedup_max_entries: int = 10_000
+    dedup_ttl_ms: int = 60_000
+    # [retention]
+    retention_cleaner_enabled: bool = False
+    retention_interval_ms: int = 60_000
+    # [topic] defaults used when a create request sends 0
+    topic_message_expiry_us: int = 0
+    topic_max_size: int = 0
+    topic_replication_factor: int = 1
+    # [auth]
+    auth_root_username: str = ""
+    auth_root_password: str = ""
+    auth_default_root_credentials: bool = False
+    auth_max_tokens_per_user: int = 100
+    # [heartbeat]
+    heartbeat_enabled: bool = False
+    heartbeat_interval_ms: int = 5000
+    # [cluster]
+    cluster_name: str = "whippet"
+    cluster_nodes: tuple[str, ...] = field(default_factory=tuple)
+    cluster_raft_port: int = 0
+    cluster_secret: str = ""
+    # [log]
+    log_level: str = "INFO"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def validate(self) -> NodeConfig:
+        """Raise :class:`ConfigError` for values the node cannot run with."""
+        for name in ("tcp_port", "http_port", "quic_port", "ws_port", "cluster_raft_port"):
+            v = getattr(self, name)
+            if not 0 <= v <= 65535:
+                raise ConfigError(f"{name}={v}: a port must be in 0..65535")
+        if self.storage_fsync not in FSYNC_MODES:
+            raise ConfigError(f"storage_fsync={self.storage_fsync!r}: must be one of {', '.join(FSYNC_MODES)}")
+        if self.storage_segment_size < 4096 or self.storage_segment_size > (1 << 30):
+            raise ConfigError(f"storage_segment_size={self.storage_segment_size}: must be 4 KiB..1 GiB")
+        if self.storage_fsync_interval_ms <= 0:
+            raise ConfigError("storage_fsync_interval_ms must be > 0")
+        if bool(self.auth_root_username) != bool(self.auth_root_password):
+            raise ConfigError("auth_root_username and auth_root_password must be set together")
+        if self.topic_replication_factor < 1:
+            raise ConfigError("topic_replication_factor must be >= 1")
+        return self
+
+
+_FIELDS = {f.name: f for f in fields(NodeConfig)}
+_SECTIONLESS = {"node"}
+
+
+def _convert(name: str, raw: Any, source: str) -> Any:
+    """Coerce ``raw`` to the type of setting ``name``; sizes and durations accept units."""
+    default = getattr(NodeConfig(), name)
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            if name.endswith("_size") or name == "topic_max_size":
+                return parse_size(raw)
+            return int(raw)
+        if isinstance(default, tuple):
+            if isinstance(raw, str):
+                return tuple(x.strip() for x in raw.split(",") if x.strip())
+            return tuple(str(x) for x in raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name}={raw!r} is not a valid {type(default).__name__}") from None
+
+
+_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_size(raw: Any) -> int:
+    """Parse ``1048576``, ``"1 MiB"``, ``"512KB"`` into bytes."""
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip().lower().replace(" ", "")
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)]:
+            return int(float(text[: -len(unit)]) * _UNITS[unit])
+    return int(text)
+
+
+def parse_duration_us(raw: Any) -> int:
+    """Parse ``"1 m"``, ``"30s"``, ``"500ms"`` or a number of µs into µs."""
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip().lower().replace(" ", "")
+    for unit, mult in (("ms", 1000), ("us", 1), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000)):
+        if text.endswith(unit) and text[: -len(unit)]:
+            return int(float(text[: -len(unit)]) * mult)
+    return int(text)
+
+
+def _from_toml(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for section, body in data.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: top-level key {section!r} must be a [section]")
+        for key, raw in body.items():
+            name = key if section in _SECTIONLESS else f"{section}_{key}"
+            if name not in _FIELDS:
+                raise ConfigError(f"{source}: unknown setting [{section}] {key}")
+            out[name] = _convert(name, raw, source)
+    return out
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        key = "WHIPPET_" + name.upper()
+        if key in env:
+            out[name] = _convert(name, env[key], f"env {key}")
+    # Iggy's spelling of the root credentials is accepted as well.
+    for ours, theirs in (("auth_root_username", "ROOT_USERNAME"), ("auth_root_password", "ROOT_PASSWORD")):
+        if "WHIPPET_" + theirs in env:
+            out[ours] = env["WHIPPET_" + theirs]
+    return out
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> NodeConfig:
+    """Build the config: defaults < TOML file < WHIPPET_* env < explicit overrides (flags)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p}: {exc}") from None
+        values.update(_from_toml(data, str(p)))
+    values.update(_from_env(os.environ if env is None else env))
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _convert(name, raw, f"flag --{name.replace('_', '-')}")
+    return replace(NodeConfig(), **values).validate()

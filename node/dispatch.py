@@ -1,0 +1,74 @@
+"""From a decoded frame to a reply: authentication gate, request decode, handler call.
+
+Handlers register themselves with :func:`handler` under the command code that
+``wire.table.COMMAND_TABLE`` defines; this module never lists codes itself. A
+handler returns the OK payload as ``bytes`` or as a list of buffers (a poll
+returns its 16-byte head and the file bytes separately so they are never joined
+in Python). Errors propagate as :class:`IggyError`; each transport turns them
+into a status frame in one place (:func:`error_frame`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Union
+
+from whippet.wire.errors import IggyError, InvalidCommand, Unauthenticated
+from whippet.wire.framing import encode_error, ok_header
+from whippet.wire.table import COMMAND_TABLE
+
+if TYPE_CHECKING:
+    from whippet.node.server import Node
+    from whippet.node.session import Session
+
+__all__ = ["Reply", "handler", "dispatch", "reply_buffers", "error_frame", "HANDLERS"]
+
+log = logging.getLogger(__name__)
+
+Reply = Union[bytes, list[Any]]
+Handler = Callable[["Node", "Session", Any], Awaitable[Reply]]
+HANDLERS: dict[int, Handler] = {}
+
+
+def handler(code: int) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of command ``code``."""
+
+    def register(fn: Handler) -> Handler:
+        if code not in COMMAND_TABLE:
+            raise RuntimeError(f"handler for unknown command code {code}")
+        if code in HANDLERS:
+            raise RuntimeError(f"two handlers for command code {code}")
+        HANDLERS[code] = fn
+        return fn
+
+    return register
+
+
+async def dispatch(node: Node, session: Session, code: int, payload: memoryview) -> Reply:
+    """Run one request; raises IggyError for any failure the client should see."""
+    spec = COMMAND_TABLE.get(code)
+    fn = HANDLERS.get(code)
+    if spec is None or fn is None:
+        raise InvalidCommand(f"unknown command code {code}")
+    if spec.needs_auth and session.user_id is None:
+        raise Unauthenticated()
+    request = payload if spec.request is None else spec.request.decode(payload)
+    node.metrics.request(spec.name)
+    return await fn(node, session, request)
+
+
+def reply_buffers(reply: Reply) -> list[Any]:
+    """The OK response frame of ``reply`` as buffers for ``writelines``."""
+    if isinstance(reply, (bytes, bytearray, memoryview)):
+        return [ok_header(len(reply)), reply] if reply else [ok_header(0)]
+    size = sum(len(part) for part in reply)
+    return [ok_header(size), *reply]
+
+
+def error_frame(exc: BaseException) -> bytes:
+    """The status frame of a failure; unexpected exceptions are logged and sent as code 1."""
+    if isinstance(exc, IggyError):
+        return encode_error(exc.status)
+    log.exception("unexpected error while handling a request", exc_info=exc)
+    return encode_error(1)

@@ -1,0 +1,58 @@
+"""Lookups every handler needs: names/ids to metadata objects, the caller's permissions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from whippet.metadata.permissions import Permissions
+from whippet.wire.errors import Unauthorized
+from whippet.wire.primitives import Identifier
+
+if TYPE_CHECKING:
+    from whippet.metadata.model import Stream, Topic
+    from whippet.node.server import Node
+    from whippet.node.session import Session
+    from whippet.storage.log import PartitionLog
+
+__all__ = ["current_offset", "key", "permissions", "require", "stream_stats", "topic_stats"]
+
+_NONE = Permissions()
+
+
+def current_offset(plog: PartitionLog) -> int:
+    """The protocol's ``current_offset``: the highest offset held, 0 when empty."""
+    return plog.next_offset - 1 if plog.next_offset else 0
+
+
+def key(identifier: Identifier) -> int | str:
+    """The metadata lookup key of a wire identifier."""
+    return identifier.value
+
+
+def permissions(node: Node, session: Session) -> Permissions:
+    """The session user's permissions (no flags at all when the user has none)."""
+    user = node.meta.machine.user(session.require_user())
+    return user.permissions or _NONE
+
+
+def require(allowed: bool) -> None:
+    if not allowed:
+        raise Unauthorized()
+
+
+def topic_stats(node: Node, stream_id: int, topic: Topic) -> tuple[int, int]:
+    """(size_bytes, messages_count) of a topic's partitions on this node."""
+    size = count = 0
+    for handle in node.partitions.of_topic(stream_id, topic.id):
+        size += handle.log.size_bytes
+        count += handle.log.messages_count
+    return size, count
+
+
+def stream_stats(node: Node, stream: Stream) -> tuple[int, int]:
+    size = count = 0
+    for topic in stream.topics.values():
+        s, c = topic_stats(node, stream.id, topic)
+        size += s
+        count += c
+    return size, count

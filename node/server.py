@@ -1,0 +1,215 @@
+"""One node: owns the metadata store, the partition logs, the sessions and the transports.
+
+Start-up order matters: metadata first (it says which partitions exist), then the
+root user (created once, as Iggy 0.8 does), then the logs, then the listeners, so
+no client ever sees a half-started node. Shutdown runs the same list backwards and
+syncs every log before the metadata store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from whippet.metadata import commands as mc
+from whippet.metadata.permissions import ROOT_PERMISSIONS
+from whippet.metadata.raft import MetadataStore
+from whippet.node import auth
+from whippet.node.config import NodeConfig
+from whippet.node.durability import Durability
+from whippet.node.metrics import NodeMetrics
+from whippet.node.partitions import PartitionRegistry
+from whippet.node.session import ClientRegistry, Session
+from whippet.node.transports.binary import serve_binary
+from whippet.storage.log import LogConfig
+from whippet.wire.errors import IggyError
+
+__all__ = ["Node", "now_us"]
+
+log = logging.getLogger(__name__)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self.data_dir = config.data_path
+        self.clients = ClientRegistry()
+        self.metrics = NodeMetrics()
+        self.started_at_us = now_us()
+        self.meta: MetadataStore
+        self.partitions = PartitionRegistry(
+            self.data_dir / "partitions",
+            LogConfig(
+                segment_size=config.storage_segment_size,
+                checksum=config.storage_checksum,
+                dedup_window=config.dedup_max_entries if config.dedup_enabled else 0,
+                dedup_ttl_us=config.dedup_ttl_ms * 1000,
+            ),
+        )
+        self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
+        self.balanced_counters: dict[tuple[int, int], int] = {}
+        self.ports: dict[str, int] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._lock_fd: int | None = None
+        self._stopped = asyncio.Event()
+        self.fatal_error: BaseException | None = None
+
+    # --- lifecycle ---
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
+        meta_dir = self.data_dir / "metadata"
+        meta_dir.mkdir(exist_ok=True)
+        self.meta = await MetadataStore.start(
+            self_address=self._raft_address(),
+            partners=[n for n in self.config.cluster_nodes if n != self._raft_address()],
+            data_dir=meta_dir,
+            password=self.config.cluster_secret or None,
+        )
+        self.meta.subscribe(self._on_event)
+        await self._ensure_root_user()
+        await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
+        self._open_logs()
+        self.durability.start(self.partitions)
+        host = self.config.host
+        tcp = await serve_binary(self, host, self.config.tcp_port)
+        self._servers.append(tcp)
+        self.ports["tcp"] = tcp.sockets[0].getsockname()[1]
+        await self._start_extra_transports()
+        log.info("node %s ready: tcp %s:%s, data in %s", self.node_id, host, self.ports["tcp"], self.data_dir)
+
+    async def _start_extra_transports(self) -> None:
+        """HTTP, WebSocket and QUIC listeners join here as they are built."""
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        await self.durability.stop()
+        self.partitions.sync_all()
+        self.partitions.close_all()
+        await self.meta.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def _fatal(self, exc: BaseException) -> None:
+        """A failed fsync: the node cannot promise durability any more, so it stops."""
+        log.critical("fatal storage error, stopping: %s", exc)
+        self.fatal_error = exc
+        asyncio.get_running_loop().create_task(self.stop())
+
+    def _lock_data_dir(self) -> None:
+        fd = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SystemExit(f"data dir {self.data_dir} is in use by another node") from None
+        self._lock_fd = fd
+
+    def _raft_address(self) -> str:
+        port = self.config.cluster_raft_port or (self.config.tcp_port + 10_000 if self.config.tcp_port else 0)
+        if port == 0:
+            port = _free_port(self.config.host)
+        return f"{self.config.host}:{port}"
+
+    async def _ensure_root_user(self) -> None:
+        with self.meta.lock:
+            has_root = any(u.id == 0 for u in self.meta.machine.users())
+        if has_root:
+            return
+        cfg = self.config
+        username, password, printed = "iggy", "iggy", False
+        if cfg.auth_root_username:
+            username, password = cfg.auth_root_username, cfg.auth_root_password
+        elif not cfg.auth_default_root_credentials:
+            password, printed = auth.random_password(), True
+        cmd = mc.CreateUser(
+            username=username,
+            password_hash=await auth.hash_password_async(password),
+            status=1,
+            permissions=ROOT_PERMISSIONS,
+            created_at=now_us(),
+        )
+        await self.meta.propose(cmd)
+        if printed:
+            print(f"Root user created: username={username} password={password}", flush=True)
+
+    def _open_logs(self) -> None:
+        with self.meta.lock:
+            keys = [
+                (s.id, t.id, p.id)
+                for s in self.meta.machine.streams()
+                for t in s.topics.values()
+                for p in t.partitions
+                if self.node_id in p.replicas
+            ]
+        for key in keys:
+            self.partitions.ensure(*key)
+
+    # --- metadata events (on the loop, in apply order) ---
+    def _on_event(self, event: Any) -> None:
+        name = type(event).__name__
+        try:
+            if name in ("TopicCreated", "PartitionsCreated"):
+                self._open_logs()
+            elif name == "PartitionsDeleted":
+                for pid in event.partition_ids:
+                    self.partitions.remove_partition(event.stream_id, event.topic_id, pid)
+            elif name == "TopicDeleted":
+                self.partitions.remove_topic(event.stream_id, event.topic_id)
+                self.balanced_counters.pop((event.stream_id, event.topic_id), None)
+            elif name == "StreamDeleted":
+                self.partitions.remove_stream(event.stream_id)
+            elif name == "TopicPurged":
+                self.partitions.purge(self.partitions.of_topic(event.stream_id, event.topic_id))
+            elif name == "StreamPurged":
+                self.partitions.purge(self.partitions.of_stream(event.stream_id))
+            elif name == "GroupDeleted":
+                for handle in self.partitions.of_topic(event.stream_id, event.topic_id):
+                    handle.offsets.delete(2, event.group_id)
+        except Exception:  # a failing reaction must not stop metadata delivery
+            log.exception("applying metadata event %s failed", name)
+
+    def session_closed(self, session: Session) -> None:
+        self.clients.close(session)
+        with self.meta.lock:
+            member_of = self.meta.machine.memberships(self.node_id, session.client_id)
+        if member_of:
+            task = asyncio.get_running_loop().create_task(
+                self.meta.propose(mc.DropClientMemberships(node_id=self.node_id, client_id=session.client_id))
+            )
+            task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        level = logging.INFO if isinstance(exc, IggyError) else logging.ERROR
+        log.log(level, "background metadata change failed: %r", exc)
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+

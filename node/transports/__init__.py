@@ -1,0 +1,1 @@
+"""Client transports: thin adapters from bytes on a socket to ``node.dispatch``."""
