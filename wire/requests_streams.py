@@ -1,0 +1,242 @@
+"""Requests of the stream, topic, partition, segment and consumer-group commands (§3.3-§3.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from whippet.wire import codes
+from whippet.wire._codec import Identifier
+from whippet.wire._fields import IDENT, NAME8, U8, U32, U64, WireStruct
+
+__all__ = [
+    "GetStream",
+    "GetStreams",
+    "CreateStream",
+    "DeleteStream",
+    "UpdateStream",
+    "PurgeStream",
+    "GetTopic",
+    "GetTopics",
+    "CreateTopic",
+    "DeleteTopic",
+    "UpdateTopic",
+    "PurgeTopic",
+    "CreatePartitions",
+    "DeletePartitions",
+    "DeleteSegments",
+    "GetConsumerGroup",
+    "GetConsumerGroups",
+    "CreateConsumerGroup",
+    "DeleteConsumerGroup",
+    "JoinConsumerGroup",
+    "LeaveConsumerGroup",
+]
+
+_STREAM = (("stream_id", IDENT),)
+_TOPIC = (("stream_id", IDENT), ("topic_id", IDENT))
+_GROUP = (("stream_id", IDENT), ("topic_id", IDENT), ("group_id", IDENT))
+
+
+@dataclass(frozen=True, slots=True)
+class GetStream(WireStruct):
+    CODE: ClassVar[int] = codes.GET_STREAM
+    LAYOUT = _STREAM
+    stream_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetStreams(WireStruct):
+    CODE: ClassVar[int] = codes.GET_STREAMS
+
+
+@dataclass(frozen=True, slots=True)
+class CreateStream(WireStruct):
+    CODE: ClassVar[int] = codes.CREATE_STREAM
+    LAYOUT = (("name", NAME8),)
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStream(WireStruct):
+    CODE: ClassVar[int] = codes.DELETE_STREAM
+    LAYOUT = _STREAM
+    stream_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStream(WireStruct):
+    CODE: ClassVar[int] = codes.UPDATE_STREAM
+    LAYOUT = (("stream_id", IDENT), ("name", NAME8))
+    stream_id: Identifier
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeStream(WireStruct):
+    CODE: ClassVar[int] = codes.PURGE_STREAM
+    LAYOUT = _STREAM
+    stream_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetTopic(WireStruct):
+    CODE: ClassVar[int] = codes.GET_TOPIC
+    LAYOUT = _TOPIC
+    stream_id: Identifier
+    topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetTopics(WireStruct):
+    CODE: ClassVar[int] = codes.GET_TOPICS
+    LAYOUT = _STREAM
+    stream_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTopic(WireStruct):
+    """Fixed part after the stream id: count @+0, compression @+4, expiry @+5,
+    max size @+13, replication factor @+21, name @+22 (protocol §3.4).
+
+    ``compression`` 1 none, 2 gzip; ``message_expiry``/``max_topic_size`` 0 = server
+    default, u64::MAX = never/unlimited; ``replication_factor`` 0 means 1.
+    """
+
+    CODE: ClassVar[int] = codes.CREATE_TOPIC
+    LAYOUT = (
+        ("stream_id", IDENT),
+        ("partitions_count", U32),
+        ("compression", U8),
+        ("message_expiry", U64),
+        ("max_topic_size", U64),
+        ("replication_factor", U8),
+        ("name", NAME8),
+    )
+    stream_id: Identifier
+    partitions_count: int
+    compression: int
+    message_expiry: int
+    max_topic_size: int
+    replication_factor: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTopic(WireStruct):
+    CODE: ClassVar[int] = codes.DELETE_TOPIC
+    LAYOUT = _TOPIC
+    stream_id: Identifier
+    topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTopic(WireStruct):
+    CODE: ClassVar[int] = codes.UPDATE_TOPIC
+    LAYOUT = (
+        ("stream_id", IDENT),
+        ("topic_id", IDENT),
+        ("compression", U8),
+        ("message_expiry", U64),
+        ("max_topic_size", U64),
+        ("replication_factor", U8),
+        ("name", NAME8),
+    )
+    stream_id: Identifier
+    topic_id: Identifier
+    compression: int
+    message_expiry: int
+    max_topic_size: int
+    replication_factor: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeTopic(WireStruct):
+    CODE: ClassVar[int] = codes.PURGE_TOPIC
+    LAYOUT = _TOPIC
+    stream_id: Identifier
+    topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePartitions(WireStruct):
+    CODE: ClassVar[int] = codes.CREATE_PARTITIONS
+    LAYOUT = (*_TOPIC, ("partitions_count", U32))
+    stream_id: Identifier
+    topic_id: Identifier
+    partitions_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePartitions(WireStruct):
+    """Removes the ``partitions_count`` highest partition ids."""
+
+    CODE: ClassVar[int] = codes.DELETE_PARTITIONS
+    LAYOUT = (*_TOPIC, ("partitions_count", U32))
+    stream_id: Identifier
+    topic_id: Identifier
+    partitions_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteSegments(WireStruct):
+    CODE: ClassVar[int] = codes.DELETE_SEGMENTS
+    LAYOUT = (*_TOPIC, ("partition_id", U32), ("segments_count", U32))
+    stream_id: Identifier
+    topic_id: Identifier
+    partition_id: int
+    segments_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetConsumerGroup(WireStruct):
+    CODE: ClassVar[int] = codes.GET_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetConsumerGroups(WireStruct):
+    CODE: ClassVar[int] = codes.GET_CONSUMER_GROUPS
+    LAYOUT = _TOPIC
+    stream_id: Identifier
+    topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class CreateConsumerGroup(WireStruct):
+    CODE: ClassVar[int] = codes.CREATE_CONSUMER_GROUP
+    LAYOUT = (*_TOPIC, ("name", NAME8))
+    stream_id: Identifier
+    topic_id: Identifier
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteConsumerGroup(WireStruct):
+    CODE: ClassVar[int] = codes.DELETE_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class JoinConsumerGroup(WireStruct):
+    CODE: ClassVar[int] = codes.JOIN_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveConsumerGroup(WireStruct):
+    CODE: ClassVar[int] = codes.LEAVE_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
