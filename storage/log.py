@@ -1,0 +1,446 @@
+"""PartitionLog: the append-only message log of one partition.
+
+Single writer: every method except :meth:`PartitionLog.sync` must be called from
+one thread (the server's event loop). ``sync`` may run concurrently in a worker
+thread (``storage.flusher``); it only fsyncs, and two locks keep that safe: a
+short ``_state_lock`` guards the list of segments awaiting fsync, and ``_fd_lock``
+is held while write descriptors are fsynced or closed, so a descriptor is never
+closed (and its number reused) under a running fsync.
+
+An append stamps the whole batch with numpy (offsets, one timestamp, random ids
+for id 0, checksums), then writes the .log and then the .index with one
+``pwrite`` each. That order is what recovery (``storage.recovery``) relies on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from whippet.storage import layout
+from whippet.storage.dedup import DedupWindow
+from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo
+from whippet.storage.record import (
+    HEADER_SIZE,
+    checksums,
+    fill_random_ids,
+    gather_headers,
+    record_starts,
+    scatter_checksums,
+    scatter_headers,
+)
+from whippet.storage.segment import Segment
+
+__all__ = ["PartitionLog", "LogConfig", "AppendResult", "ReadResult", "SegmentInfo"]
+
+_MAX_SEGMENT_BYTES = 0xFFFF_FFFF  # index positions are u32
+_OPEN_READERS = 8  # sealed segments kept open for reads, per partition
+
+
+class PartitionLog:
+    __slots__ = (
+        "_dir",
+        "_config",
+        "_segments",
+        "_starts",
+        "_active",
+        "_next",
+        "_last_ts",
+        "_dedup",
+        "_pending",
+        "_state_lock",
+        "_fd_lock",
+        "_readers",
+        "_write_gen",
+        "_synced_gen",
+        "_closed",
+    )
+
+    def __init__(self, directory: Path, config: LogConfig, segments: list[Segment]) -> None:
+        self._dir = directory
+        self._config = config
+        self._segments = segments
+        self._starts = [s.start_offset for s in segments]
+        self._active = segments[-1]
+        self._next = self._active.start_offset + self._active.count
+        self._last_ts = max((s.end_ts for s in segments), default=0)
+        self._dedup = (
+            DedupWindow(config.dedup_window, config.dedup_ttl_us) if config.dedup_window else None
+        )
+        self._pending: list[Segment] = []
+        self._state_lock = threading.Lock()
+        self._fd_lock = threading.Lock()
+        self._readers: OrderedDict[int, Segment] = OrderedDict()
+        self._write_gen = 0
+        self._synced_gen = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ open
+    @classmethod
+    def open(cls, directory: Path, config: LogConfig) -> PartitionLog:
+        """Open (creating if missing) and recover the partition in ``directory``.
+
+        Segments must be contiguous: after the first one that ends short of the
+        next one's start (a repaired tail), every later segment is deleted, since
+        serving them would leave a hole in the offsets.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        starts = layout.list_segment_starts(directory)
+        segments: list[Segment] = []
+        for i, start in enumerate(starts):
+            if segments and start != segments[-1].start_offset + segments[-1].count:
+                for orphan in starts[i:]:
+                    Segment(directory, orphan).delete_files()
+                break
+            seg, _ = Segment.recover(directory, start, config.checksum, i >= len(starts) - 2)
+            segments.append(seg)
+        if not segments:
+            segments.append(Segment.create(directory, 0))
+        for seg in segments[:-1]:
+            seg.seal()
+        segments[-1].activate()
+        log = cls(directory, config, segments)
+        if log._active.count and log._active.size >= config.segment_size:
+            log._roll()
+        return log
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
+    def config(self) -> LogConfig:
+        return self._config
+
+    @property
+    def next_offset(self) -> int:
+        return self._next
+
+    @property
+    def first_offset(self) -> int:
+        return self._segments[0].start_offset
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing was ever appended (or since the last purge/full truncate).
+
+        Retention can delete every record while ``next_offset`` stays > 0; that log
+        is not "empty" in this sense but has ``messages_count == 0``.
+        """
+        return self._next == 0
+
+    @property
+    def messages_count(self) -> int:
+        return self._next - self.first_offset
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    @property
+    def segments_count(self) -> int:
+        return len(self._segments)
+
+    @property
+    def needs_sync(self) -> bool:
+        """Whether anything was written since the last sync started."""
+        return self._write_gen != self._synced_gen
+
+    def segments(self) -> list[SegmentInfo]:
+        return [
+            SegmentInfo(s.start_offset, s.end_offset, s.size, s.start_ts, s.end_ts,
+                        s is not self._active, s.count)
+            for s in self._segments
+        ]
+
+    # ------------------------------------------------------------------ append
+    def append(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> AppendResult:
+        """Stamp and append a client batch (validated by wire/) as one write per file.
+
+        The stored timestamp is ``now_us`` clamped to the last stored timestamp, so
+        the time index stays sorted if the clock steps back.
+        """
+        n = len(ends)
+        if n == 0:
+            return self._nothing_appended()
+        ends64 = np.asarray(ends, dtype=np.int64)
+        u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1])).copy()
+        starts = record_starts(ends64)
+        headers, hidx = gather_headers(u8, starts)
+        generated = (headers["id_lo"] == 0) & (headers["id_hi"] == 0)
+        if self._dedup is not None:
+            keep = self._dedup.admit(headers["id_lo"], headers["id_hi"], now_us, ~generated)
+            if not bool(keep.all()):
+                lengths = ends64 - starts
+                u8 = u8[np.repeat(keep, lengths)]
+                ends64 = np.cumsum(lengths[keep])
+                headers, generated = headers[keep], generated[keep]
+                n = len(ends64)
+                if n == 0:
+                    return self._nothing_appended()
+                starts = record_starts(ends64)
+                hidx = starts[:, None] + np.arange(HEADER_SIZE, dtype=np.int64)
+        first = self._next
+        ts = max(int(now_us), self._last_ts)
+        fill_random_ids(headers, generated)
+        headers["offset"] = np.arange(first, first + n, dtype=np.uint64)
+        headers["timestamp"] = ts
+        headers["checksum"] = 0
+        scatter_headers(u8, hidx, headers)
+        if self._config.checksum:
+            scatter_checksums(u8, starts, checksums(memoryview(u8), starts, ends64))
+        self._write(u8, ends64, ts)
+        return AppendResult(first, first + n - 1, n, len(u8))
+
+    def append_stamped(self, records: memoryview | bytes, ends: np.ndarray) -> AppendResult:
+        """Append records that already carry offsets, timestamps, ids and checksums.
+
+        The follower path: bytes are written as they are. Raises ``ValueError`` if
+        the first offset is not ``next_offset``, offsets are not contiguous, lengths
+        disagree with ``ends`` or timestamps go backwards.
+        """
+        n = len(ends)
+        if n == 0:
+            return self._nothing_appended()
+        ends64 = np.asarray(ends, dtype=np.int64)
+        u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1]))
+        starts = record_starts(ends64)
+        if bool((ends64 - starts < HEADER_SIZE).any()):
+            raise ValueError("record shorter than its header")
+        headers, _ = gather_headers(u8, starts)
+        sizes = (HEADER_SIZE + headers["payload_length"].astype(np.int64)
+                 + headers["headers_length"].astype(np.int64))
+        if not np.array_equal(sizes, ends64 - starts):
+            raise ValueError("record lengths disagree with their end positions")
+        first = self._next
+        if not np.array_equal(headers["offset"], np.arange(first, first + n, dtype=np.uint64)):
+            raise ValueError(
+                f"stamped batch starts at {int(headers['offset'][0])} (or has gaps), "
+                f"expected contiguous offsets from {first}"
+            )
+        stamps = headers["timestamp"]
+        if int(stamps[0]) < self._last_ts or bool((stamps[1:] < stamps[:-1]).any()):
+            raise ValueError("stamped batch timestamps go backwards")
+        if self._dedup is not None:
+            self._dedup.remember(headers["id_lo"], headers["id_hi"], int(stamps[-1]))
+        self._write(u8, ends64, stamps)
+        return AppendResult(first, first + n - 1, n, len(u8))
+
+    def _write(self, u8: np.ndarray, ends64: np.ndarray, stamps: int | np.ndarray) -> None:
+        total = len(u8)
+        if total > _MAX_SEGMENT_BYTES:
+            raise ValueError(f"batch of {total} bytes cannot fit one segment")
+        if self._active.count and self._active.size + total > _MAX_SEGMENT_BYTES:
+            self._roll()
+        seg = self._active
+        assert seg.index is not None
+        n = len(ends64)
+        entries = seg.index.reserve(n)
+        rel = self._next - seg.start_offset
+        entries["rel"] = np.arange(rel, rel + n, dtype=np.uint32)
+        entries["pos"] = seg.size + ends64
+        entries["ts"] = stamps
+        seg.write(u8, entries)
+        self._next += n
+        self._last_ts = seg.end_ts
+        self._write_gen += 1
+        if seg.size >= self._config.segment_size:
+            self._roll()
+
+    def _nothing_appended(self) -> AppendResult:
+        return AppendResult(self._next, self._next - 1, 0, 0)
+
+    def _roll(self) -> None:
+        new = Segment.create(self._dir, self._next)
+        old = self._active
+        with self._state_lock:
+            old.seal()
+            self._pending.append(old)
+            self._active = new
+        self._segments.append(new)
+        self._starts.append(new.start_offset)
+
+    # ------------------------------------------------------------------ reads
+    def read(self, offset: int, count: int) -> ReadResult:
+        """Up to ``count`` records from ``offset`` (raised to ``first_offset``).
+
+        One ``pread`` per segment touched; records of several segments are joined.
+        """
+        offset = max(offset, self.first_offset)
+        end = min(self._next, offset + count)
+        if count <= 0 or offset >= end:
+            return ReadResult(offset, 0, b"")
+        i = bisect.bisect_right(self._starts, offset) - 1
+        chunks: list[bytes] = []
+        cursor = offset
+        while cursor < end:
+            seg = self._segments[i]
+            rel = cursor - seg.start_offset
+            take = min(end - cursor, seg.count - rel)
+            if take > 0:
+                if seg is not self._active:
+                    self._track_reader(seg)
+                chunks.append(seg.read(rel, take))
+                cursor += take
+            i += 1
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return ReadResult(offset, end - offset, data)
+
+    def offset_for_timestamp(self, ts_us: int) -> int | None:
+        """First retained offset whose timestamp is >= ``ts_us``, or None."""
+        for seg in self._segments:
+            if seg.count and seg.end_ts >= ts_us:
+                if seg is not self._active:
+                    self._track_reader(seg)
+                rel = seg.first_at_or_after(ts_us)
+                if rel is not None:
+                    return seg.start_offset + rel
+        return None
+
+    def _track_reader(self, seg: Segment) -> None:
+        readers = self._readers
+        readers[seg.start_offset] = seg
+        readers.move_to_end(seg.start_offset)
+        while len(readers) > _OPEN_READERS:
+            _, old = readers.popitem(last=False)
+            old.close_read()
+
+    # ------------------------------------------------------------------ durability
+    def sync(self) -> None:
+        """fsync every segment written since the last sync (blocking; raises on error).
+
+        Covers the active segment, segments sealed since the last sync, and the
+        directory entries of new segments. Safe to call from a worker thread.
+        """
+        with self._state_lock:
+            pending, self._pending = self._pending, []
+            active = self._active
+            self._synced_gen = self._write_gen
+        try:
+            with self._fd_lock:
+                if any(not s.name_durable for s in (*pending, active)):
+                    layout.fsync_dir(self._dir)
+                    for s in (*pending, active):
+                        s.name_durable = True
+                for seg in pending:
+                    seg.fsync()
+                    seg.close_write()
+                active.fsync()
+        except BaseException:
+            with self._state_lock:
+                self._pending[:0] = [s for s in pending if s.log_fd >= 0]
+                self._synced_gen = -1
+            raise
+
+    # ------------------------------------------------------------------ removal
+    def truncate(self, offset: int) -> None:
+        """Drop ``offset`` and every later record; the next append gets ``offset``.
+
+        For a follower whose log diverged from its new leader. The dedup window is
+        cleared, since it may remember ids of the dropped records.
+        """
+        if offset >= self._next:
+            return
+        if offset <= self.first_offset:
+            self._replace_all(max(offset, 0))
+            return
+        i = bisect.bisect_right(self._starts, offset) - 1
+        for seg in self._segments[i + 1 :]:
+            self._discard(seg)
+        del self._segments[i + 1 :]
+        del self._starts[i + 1 :]
+        seg = self._segments[i]
+        if seg is not self._active:
+            self._readers.pop(seg.start_offset, None)
+            seg.close_read()
+            seg.activate()
+            with self._state_lock:
+                if seg in self._pending:
+                    self._pending.remove(seg)
+                self._active = seg
+        seg.truncate(offset - seg.start_offset)
+        self._next = offset
+        self._last_ts = max((s.end_ts for s in self._segments), default=0)
+        self._write_gen += 1
+        if self._dedup is not None:
+            self._dedup.clear()
+
+    def purge(self) -> None:
+        """Delete every segment and consumer-visible record; offsets restart at 0."""
+        self._replace_all(0)
+        self._last_ts = 0
+
+    def delete_oldest_segments(self, count: int, barrier: int | None) -> int:
+        """Delete up to ``count`` oldest sealed segments.
+
+        Stops at a segment whose ``end_offset`` is above ``barrier`` (the lowest
+        stored consumer offset; None means no consumer holds one). Returns how
+        many were deleted.
+        """
+        deleted = 0
+        while deleted < count and len(self._segments) > 1:
+            if barrier is not None and self._segments[0].end_offset > barrier:
+                break
+            self._drop_oldest()
+            deleted += 1
+        return deleted
+
+    def expire(self, now_us: int, expiry_us: int, barrier: int | None) -> int:
+        """Delete sealed segments whose end timestamp + ``expiry_us`` <= ``now_us``."""
+        deleted = 0
+        while len(self._segments) > 1:
+            seg = self._segments[0]
+            if seg.end_ts + expiry_us > now_us:
+                break
+            if barrier is not None and seg.end_offset > barrier:
+                break
+            self._drop_oldest()
+            deleted += 1
+        return deleted
+
+    def close(self) -> None:
+        """Close every descriptor. Does not fsync: call ``sync`` first if needed."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._fd_lock:
+            for seg in self._segments:
+                seg.close_write()
+                seg.close_read()
+            for seg in self._pending:
+                seg.close_write()
+        self._readers.clear()
+
+    def _drop_oldest(self) -> None:
+        seg = self._segments.pop(0)
+        self._starts.pop(0)
+        self._discard(seg)
+
+    def _discard(self, seg: Segment) -> None:
+        self._readers.pop(seg.start_offset, None)
+        with self._state_lock:
+            if seg in self._pending:
+                self._pending.remove(seg)
+        if seg.log_fd >= 0:
+            with self._fd_lock:
+                seg.close_write()
+        seg.delete_files()
+
+    def _replace_all(self, start: int) -> None:
+        for seg in self._segments:
+            self._discard(seg)
+        new = Segment.create(self._dir, start)
+        with self._state_lock:
+            self._active = new
+        self._segments = [new]
+        self._starts = [start]
+        self._next = start
+        self._write_gen += 1
+        if self._dedup is not None:
+            self._dedup.clear()
