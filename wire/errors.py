@@ -303,6 +303,7 @@ InvalidFormat = _define("InvalidFormat", 4)
 FeatureUnavailable = _define("FeatureUnavailable", 5)
 InvalidIdentifier = _define("InvalidIdentifier", 6)
 Disconnected = _define("Disconnected", 8)
+StateFileCorrupted = _define("StateFileCorrupted", 15)
 ResourceNotFound = _define("ResourceNotFound", 20)
 StaleClient = _define("StaleClient", 30)
 Unauthenticated = _define("Unauthenticated", 40)
@@ -364,6 +365,7 @@ ConsumerGroupNameAlreadyExists = _define("ConsumerGroupNameAlreadyExists", 5004)
 InvalidConsumerGroupName = _define("InvalidConsumerGroupName", 5005)
 ConsumerGroupMemberNotFound = _define("ConsumerGroupMemberNotFound", 5006)
 CannotReadIndexPosition = _define("CannotReadIndexPosition", 10011)
+TaskTimeout = _define("TaskTimeout", 12001)
 
 __all__ += [
     "GenericError",
@@ -372,6 +374,7 @@ __all__ += [
     "FeatureUnavailable",
     "InvalidIdentifier",
     "Disconnected",
+    "StateFileCorrupted",
     "ResourceNotFound",
     "StaleClient",
     "Unauthenticated",
@@ -433,4 +436,5 @@ __all__ += [
     "InvalidConsumerGroupName",
     "ConsumerGroupMemberNotFound",
     "CannotReadIndexPosition",
+    "TaskTimeout",
 ]

@@ -1,0 +1,124 @@
+"""Command handlers for consumer groups and their membership.
+
+Assignment rule (a deliberate simplification of Iggy 0.8): on every membership or
+partition-count change all partitions are reassigned round-robin over the members
+sorted by member id, partition ``p`` -> ``members[p % m]``. Iggy's join is
+cooperative (free partitions go to the newcomer and surplus ones wait for the old
+owner to commit before moving); here a join moves partitions at once, so two
+members may briefly both poll a partition that just changed hands. Members are
+identified by (node_id, client_id): client ids are per node.
+"""
+
+from __future__ import annotations
+
+from whippet.metadata import _lookup
+from whippet.metadata.commands import (
+    CreateConsumerGroup,
+    DeleteConsumerGroup,
+    DropClientMemberships,
+    DropNodeMemberships,
+    JoinConsumerGroup,
+    LeaveConsumerGroup,
+)
+from whippet.metadata.events import Event, GroupCreated, GroupDeleted, MembershipChanged
+from whippet.metadata.model import ConsumerGroup, Member, MetadataState, Topic
+from whippet.wire.errors import ConsumerGroupMemberNotFound, ConsumerGroupNameAlreadyExists
+
+
+def rebalance(topic: Topic, group: ConsumerGroup) -> None:
+    members = [group.members[mid] for mid in sorted(group.members)]
+    for m in members:
+        m.partitions = []
+    for pid in range(len(topic.partitions)) if members else ():
+        members[pid % len(members)].partitions.append(pid)
+
+
+def rebalance_topic(topic: Topic, ev: list[Event]) -> None:
+    """Reassign every group of ``topic`` after its partition count changed."""
+    for gid in sorted(topic.consumer_groups):
+        group = topic.consumer_groups[gid]
+        rebalance(topic, group)
+        if group.members:
+            ev.append(MembershipChanged(topic.stream_id, topic.id, gid))
+
+
+def _find(group: ConsumerGroup, node_id: int, client_id: int) -> Member | None:
+    for m in group.members.values():
+        if m.node_id == node_id and m.client_id == client_id:
+            return m
+    return None
+
+
+def create_group(st: MetadataState, cmd: CreateConsumerGroup, ev: list[Event]) -> int:
+    t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    if cmd.name in t.group_by_name:
+        raise ConsumerGroupNameAlreadyExists(f"consumer group {cmd.name!r} already exists in topic {t.id}")
+    gid = t.group_ids.take()
+    t.consumer_groups[gid] = ConsumerGroup(gid, cmd.name)
+    t.group_by_name[cmd.name] = gid
+    ev.append(GroupCreated(t.stream_id, t.id, gid))
+    return gid
+
+
+def delete_group(st: MetadataState, cmd: DeleteConsumerGroup, ev: list[Event]) -> None:
+    g = _lookup.group(st, cmd.stream_id, cmd.topic_id, cmd.group_id)
+    t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    del t.consumer_groups[g.id]
+    del t.group_by_name[g.name]
+    t.group_ids.release(g.id)
+    ev.append(GroupDeleted(t.stream_id, t.id, g.id))
+
+
+def join_group(st: MetadataState, cmd: JoinConsumerGroup, ev: list[Event]) -> int:
+    """Idempotent: joining again returns the existing member id and changes nothing.
+    Returns the member id."""
+    t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    g = _lookup.group(st, cmd.stream_id, cmd.topic_id, cmd.group_id)
+    existing = _find(g, cmd.node_id, cmd.client_id)
+    if existing is not None:
+        return existing.id
+    mid = max(g.members) + 1 if g.members else 0
+    g.members[mid] = Member(mid, cmd.node_id, cmd.client_id)
+    rebalance(t, g)
+    ev.append(MembershipChanged(t.stream_id, t.id, g.id))
+    return mid
+
+
+def leave_group(st: MetadataState, cmd: LeaveConsumerGroup, ev: list[Event]) -> None:
+    t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    g = _lookup.group(st, cmd.stream_id, cmd.topic_id, cmd.group_id)
+    member = _find(g, cmd.node_id, cmd.client_id)
+    if member is None:
+        raise ConsumerGroupMemberNotFound(
+            f"client {cmd.client_id} on node {cmd.node_id} is not a member of group {g.id}"
+        )
+    del g.members[member.id]
+    rebalance(t, g)
+    ev.append(MembershipChanged(t.stream_id, t.id, g.id))
+
+
+def _drop(st: MetadataState, ev: list[Event], node_id: int, client_id: int | None) -> None:
+    for sid in sorted(st.streams):
+        s = st.streams[sid]
+        for tid in sorted(s.topics):
+            t = s.topics[tid]
+            for gid in sorted(t.consumer_groups):
+                g = t.consumer_groups[gid]
+                gone = [
+                    m.id
+                    for m in g.members.values()
+                    if m.node_id == node_id and (client_id is None or m.client_id == client_id)
+                ]
+                if gone:
+                    for mid in gone:
+                        del g.members[mid]
+                    rebalance(t, g)
+                    ev.append(MembershipChanged(sid, tid, gid))
+
+
+def drop_client(st: MetadataState, cmd: DropClientMemberships, ev: list[Event]) -> None:
+    _drop(st, ev, cmd.node_id, cmd.client_id)
+
+
+def drop_node(st: MetadataState, cmd: DropNodeMemberships, ev: list[Event]) -> None:
+    _drop(st, ev, cmd.node_id, None)

@@ -1,0 +1,370 @@
+"""Metadata commands: what goes through Raft, as versioned bytes.
+
+A command is a frozen dataclass; :meth:`Command.encode` gives ``FORMAT_VERSION``
+(one byte) followed by canonical JSON (sorted keys, no spaces), and
+:func:`decode_command` reverses it strictly: an unknown version or op, a missing or
+extra field, or a value of the wrong type raises :class:`InvalidCommand`. The bytes
+are what the Raft log stores, so they must never carry pickled objects, and they
+must mean the same thing on every node: anything non-deterministic (timestamps,
+password and token hashes) is decided by the proposer and carried in the command.
+Ids are numeric; the server resolves names before it proposes.
+
+Adding a command: add a dataclass and list it in ``_COMMANDS``. Changing the
+meaning of an existing one needs a new ``FORMAT_VERSION``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from whippet.metadata.model import ClusterNode
+from whippet.metadata.permissions import Permissions
+from whippet.wire.errors import InvalidCommand
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Command",
+    "decode_command",
+    "CreateStream",
+    "UpdateStream",
+    "DeleteStream",
+    "PurgeStream",
+    "CreateTopic",
+    "UpdateTopic",
+    "DeleteTopic",
+    "PurgeTopic",
+    "CreatePartitions",
+    "DeletePartitions",
+    "ChangePartitionLeader",
+    "CreateUser",
+    "UpdateUser",
+    "UpdatePermissions",
+    "ChangePassword",
+    "DeleteUser",
+    "CreatePersonalAccessToken",
+    "DeletePersonalAccessToken",
+    "CreateConsumerGroup",
+    "DeleteConsumerGroup",
+    "JoinConsumerGroup",
+    "LeaveConsumerGroup",
+    "DropClientMemberships",
+    "DropNodeMemberships",
+    "RegisterNode",
+]
+
+FORMAT_VERSION = 1
+_U64_MAX = (1 << 64) - 1
+
+
+class Command:
+    """Base of every command: versioned, canonical bytes."""
+
+    __slots__ = ()
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = {"op": type(self).__name__}
+        for f in fields(self):  # type: ignore[arg-type]
+            body[f.name] = _CODECS[f.type][0](getattr(self, f.name))
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return bytes([FORMAT_VERSION]) + text.encode("utf-8")
+
+
+# --- streams -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateStream(Command):
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStream(Command):
+    stream_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStream(Command):
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeStream(Command):
+    stream_id: int
+
+
+# --- topics and partitions -------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateTopic(Command):
+    stream_id: int
+    name: str
+    partitions_count: int
+    compression: int
+    message_expiry: int
+    max_topic_size: int
+    replication_factor: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTopic(Command):
+    stream_id: int
+    topic_id: int
+    name: str
+    compression: int
+    message_expiry: int
+    max_topic_size: int
+    replication_factor: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTopic(Command):
+    stream_id: int
+    topic_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeTopic(Command):
+    stream_id: int
+    topic_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePartitions(Command):
+    stream_id: int
+    topic_id: int
+    count: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePartitions(Command):
+    stream_id: int
+    topic_id: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePartitionLeader(Command):
+    """Move a partition's leadership to another of its replicas (failover).
+
+    Applied only if the partition is still at ``expected_epoch``, so two nodes
+    racing to fail over the same partition cannot both win.
+    """
+
+    stream_id: int
+    topic_id: int
+    partition_id: int
+    leader: int
+    expected_epoch: int
+
+
+# --- users and tokens --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateUser(Command):
+    username: str
+    password_hash: str
+    status: int
+    permissions: Permissions | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateUser(Command):
+    user_id: int
+    username: str | None
+    status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePermissions(Command):
+    user_id: int
+    permissions: Permissions | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword(Command):
+    user_id: int
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser(Command):
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePersonalAccessToken(Command):
+    user_id: int
+    name: str
+    token_hash: str
+    expiry_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePersonalAccessToken(Command):
+    user_id: int
+    name: str
+
+
+# --- consumer groups -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateConsumerGroup(Command):
+    stream_id: int
+    topic_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteConsumerGroup(Command):
+    stream_id: int
+    topic_id: int
+    group_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinConsumerGroup(Command):
+    stream_id: int
+    topic_id: int
+    group_id: int
+    node_id: int
+    client_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveConsumerGroup(Command):
+    stream_id: int
+    topic_id: int
+    group_id: int
+    node_id: int
+    client_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropClientMemberships(Command):
+    """A client connection closed: it leaves every group it was in."""
+
+    node_id: int
+    client_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropNodeMemberships(Command):
+    """A node restarted: its sessions, and so their memberships, are gone."""
+
+    node_id: int
+
+
+# --- cluster ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RegisterNode(Command):
+    node: ClusterNode
+
+
+_COMMANDS: dict[str, type[Command]] = {
+    cls.__name__: cls
+    for cls in (
+        CreateStream, UpdateStream, DeleteStream, PurgeStream,
+        CreateTopic, UpdateTopic, DeleteTopic, PurgeTopic,
+        CreatePartitions, DeletePartitions, ChangePartitionLeader,
+        CreateUser, UpdateUser, UpdatePermissions, ChangePassword, DeleteUser,
+        CreatePersonalAccessToken, DeletePersonalAccessToken,
+        CreateConsumerGroup, DeleteConsumerGroup, JoinConsumerGroup, LeaveConsumerGroup,
+        DropClientMemberships, DropNodeMemberships, RegisterNode,
+    )
+}  # fmt: skip
+
+
+# --- field codecs, keyed by the annotation string -------------------------------------
+def _dec_int(v: Any) -> int:
+    if type(v) is not int or not 0 <= v <= _U64_MAX:
+        raise InvalidCommand(f"expected an unsigned integer, got {v!r}")
+    return v
+
+
+def _dec_str(v: Any) -> str:
+    if type(v) is not str:
+        raise InvalidCommand(f"expected a string, got {v!r}")
+    return v
+
+
+def _optional(dec: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else dec(v)
+
+
+def _dec_permissions(v: Any) -> Permissions:
+    if type(v) is not dict:
+        raise InvalidCommand("permissions must be an object")
+    try:
+        return Permissions.from_json(v)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidCommand(f"bad permissions: {exc}") from None
+
+
+def _enc_node(n: ClusterNode) -> dict[str, Any]:
+    return {f.name: getattr(n, f.name) for f in fields(n)}
+
+
+def _dec_node(v: Any) -> ClusterNode:
+    names = [f.name for f in fields(ClusterNode)]
+    if type(v) is not dict or sorted(v) != sorted(names):
+        raise InvalidCommand("bad cluster node")
+    strs = {"name", "host", "raft_address"}
+    return ClusterNode(**{k: _dec_str(v[k]) if k in strs else _dec_int(v[k]) for k in names})
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "int": (_same, _dec_int),
+    "str": (_same, _dec_str),
+    "int | None": (_same, _optional(_dec_int)),
+    "str | None": (_same, _optional(_dec_str)),
+    "Permissions | None": (
+        lambda p: None if p is None else p.to_json(),
+        _optional(_dec_permissions),
+    ),
+    "ClusterNode": (_enc_node, _dec_node),
+}
+
+
+def decode_command(data: bytes | bytearray | memoryview) -> Command:
+    """Parse command bytes.
+
+    Raises:
+        InvalidCommand: empty input, an unknown format version or op, malformed
+            JSON, a missing or extra field, or a field of the wrong type.
+    """
+    raw = bytes(data)
+    if not raw:
+        raise InvalidCommand("empty metadata command")
+    if raw[0] != FORMAT_VERSION:
+        raise InvalidCommand(f"unknown metadata command format version {raw[0]}")
+    try:
+        body = json.loads(raw[1:].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCommand(f"malformed metadata command: {exc}") from None
+    if type(body) is not dict:
+        raise InvalidCommand("metadata command is not an object")
+    cls = _COMMANDS.get(body.pop("op", None))  # type: ignore[arg-type]
+    if cls is None:
+        raise InvalidCommand("unknown metadata command op")
+    specs = fields(cls)  # type: ignore[arg-type]
+    if sorted(body) != sorted(f.name for f in specs):
+        raise InvalidCommand(f"{cls.__name__}: wrong fields {sorted(body)}")
+    return cls(**{f.name: _CODECS[f.type][1](body[f.name]) for f in specs})
+
+
+def _check_annotations() -> None:
+    # Fail at import, not at the first apply, if a field uses an unsupported type.
+    for cls in _COMMANDS.values():
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.type not in _CODECS:
+                raise TypeError(f"{cls.__name__}.{f.name}: no codec for {f.type!r}")
+
+
+_check_annotations()
