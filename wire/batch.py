@@ -243,9 +243,7 @@ def gather_u64(area: ByteArray, starts: IntArray, field_at: int) -> npt.NDArray[
     return values
 
 
-def scatter_u64(
-    area: ByteArray, starts: IntArray, field_at: int, values: npt.ArrayLike
-) -> None:
+def scatter_u64(area: ByteArray, starts: IntArray, field_at: int, values: npt.ArrayLike) -> None:
     """Write a u64 (one value, or one per record) at ``start + field_at`` of every record.
 
     ``area`` must be writable, e.g. ``np.frombuffer(bytearray_batch, np.uint8)``;
