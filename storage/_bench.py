@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from whippet.storage.log import LogConfig, PartitionLog
 
 

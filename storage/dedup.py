@@ -22,7 +22,7 @@ __all__ = ["DedupWindow"]
 
 
 class DedupWindow:
-    __slots__ = ("max_entries", "ttl_us", "_seen")
+    __slots__ = ("_seen", "max_entries", "ttl_us")
 
     def __init__(self, max_entries: int, ttl_us: int) -> None:
         if max_entries <= 0:
@@ -68,6 +68,17 @@ class DedupWindow:
         """Record ids without filtering (a follower copying its leader's log)."""
         self.admit(id_lo, id_hi, now_us)
 
+    def forget(self, id_lo: np.ndarray, id_hi: np.ndarray, check: np.ndarray | None = None) -> None:
+        """Undo ``admit`` for a batch that was not stored after all (a failed write),
+        so the client's retry is not mistaken for a duplicate."""
+        ids = np.empty((len(id_lo), 2), dtype="<u8")
+        ids[:, 0] = id_lo
+        ids[:, 1] = id_hi
+        raw = ids.tobytes()
+        rows = range(len(id_lo)) if check is None else np.flatnonzero(check).tolist()
+        for i in rows:
+            self._seen.pop(raw[16 * i : 16 * i + 16], None)
+
     def clear(self) -> None:
         self._seen.clear()
 
@@ -75,7 +86,7 @@ class DedupWindow:
         seen = self._seen
         horizon = now_us - self.ttl_us
         while seen:
-            key, first = next(iter(seen.items()))
+            _, first = next(iter(seen.items()))
             if first > horizon:
                 break
             seen.popitem(last=False)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Protocol
 
-__all__ = ["Syncable", "Flusher", "IntervalSyncer"]
+__all__ = ["Flusher", "IntervalSyncer", "Syncable"]
 
 _log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Syncable(Protocol):
 class _Chain:
     """The fsync in flight for one log and the one queued behind it."""
 
-    __slots__ = ("running", "queued")
+    __slots__ = ("queued", "running")
 
     def __init__(self) -> None:
         self.running: asyncio.Future[None] | None = None
@@ -97,7 +97,7 @@ class Flusher:
             _log.critical("fsync of %r failed; data durability is lost", log, exc_info=exc)
             try:
                 self._on_fatal(exc)
-            except Exception:  # the callback must not break the chain of waiters
+            except Exception:  # noqa: BLE001 - a bad callback must not strand the waiters
                 _log.exception("on_fatal callback raised")
             done.set_exception(exc)
             done.exception()  # retrieved: waiters may all be gone; they still get it raised

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-__all__ = ["ENTRY_SIZE", "INDEX_DTYPE", "IndexBuffer", "read_entries", "empty_entries"]
+__all__ = ["ENTRY_SIZE", "INDEX_DTYPE", "IndexBuffer", "empty_entries", "read_entries"]
 
 ENTRY_SIZE = 16
 INDEX_DTYPE = np.dtype([("rel", "<u4"), ("pos", "<u4"), ("ts", "<u8")])
@@ -50,7 +50,7 @@ class IndexBuffer:
     is handed to ``os.pwrite``, so an append builds its index bytes exactly once.
     """
 
-    __slots__ = ("_data", "_count")
+    __slots__ = ("_count", "_data")
 
     def __init__(self, entries: np.ndarray | None = None) -> None:
         count = 0 if entries is None else len(entries)

@@ -18,21 +18,21 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "LOG_SUFFIX",
-    "INDEX_SUFFIX",
     "CONSUMER_KIND",
     "GROUP_KIND",
-    "stream_dir",
-    "topic_dir",
+    "INDEX_SUFFIX",
+    "LOG_SUFFIX",
+    "fsync_dir",
+    "index_path",
+    "kind_dir",
+    "list_segment_starts",
+    "log_path",
+    "offset_path",
+    "offsets_dir",
     "partition_dir",
     "segment_name",
-    "log_path",
-    "index_path",
-    "list_segment_starts",
-    "offsets_dir",
-    "kind_dir",
-    "offset_path",
-    "fsync_dir",
+    "stream_dir",
+    "topic_dir",
 ]
 
 LOG_SUFFIX = ".log"

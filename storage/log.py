@@ -20,7 +20,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-
 from whippet.storage import layout
 from whippet.storage.dedup import DedupWindow
 from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo
@@ -35,7 +34,7 @@ from whippet.storage.record import (
 )
 from whippet.storage.segment import Segment
 
-__all__ = ["PartitionLog", "LogConfig", "AppendResult", "ReadResult", "SegmentInfo"]
+__all__ = ["AppendResult", "LogConfig", "PartitionLog", "ReadResult", "SegmentInfo"]
 
 _MAX_SEGMENT_BYTES = 0xFFFF_FFFF  # index positions are u32
 _OPEN_READERS = 8  # sealed segments kept open for reads, per partition
@@ -43,21 +42,21 @@ _OPEN_READERS = 8  # sealed segments kept open for reads, per partition
 
 class PartitionLog:
     __slots__ = (
-        "_dir",
+        "_active",
+        "_closed",
         "_config",
+        "_dedup",
+        "_dir",
+        "_fd_lock",
+        "_last_ts",
+        "_next",
+        "_pending",
+        "_readers",
         "_segments",
         "_starts",
-        "_active",
-        "_next",
-        "_last_ts",
-        "_dedup",
-        "_pending",
         "_state_lock",
-        "_fd_lock",
-        "_readers",
-        "_write_gen",
         "_synced_gen",
-        "_closed",
+        "_write_gen",
     )
 
     def __init__(self, directory: Path, config: LogConfig, segments: list[Segment]) -> None:
@@ -194,8 +193,13 @@ class PartitionLog:
         headers["checksum"] = 0
         scatter_headers(u8, hidx, headers)
         if self._config.checksum:
-            scatter_checksums(u8, starts, checksums(memoryview(u8), starts, ends64))
-        self._write(u8, ends64, ts)
+            scatter_checksums(u8, starts, checksums(u8.data, starts, ends64))
+        try:
+            self._write(u8, ends64, ts)
+        except BaseException:
+            if self._dedup is not None:
+                self._dedup.forget(headers["id_lo"], headers["id_hi"], ~generated)
+            raise
         return AppendResult(first, first + n - 1, n, len(u8))
 
     def append_stamped(self, records: memoryview | bytes, ends: np.ndarray) -> AppendResult:

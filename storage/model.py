@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LogConfig", "AppendResult", "ReadResult", "SegmentInfo"]
+__all__ = ["AppendResult", "LogConfig", "ReadResult", "SegmentInfo"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ _KINDS = (layout.CONSUMER_KIND, layout.GROUP_KIND)
 
 
 class ConsumerOffsets:
-    __slots__ = ("_dir", "_fsync", "_cache")
+    __slots__ = ("_cache", "_dir", "_fsync")
 
     def __init__(self, directory: Path, *, fsync: bool = True) -> None:
         """``directory`` is ``<partition dir>/offsets`` (``layout.offsets_dir``)."""

@@ -26,15 +26,15 @@ import numpy as np
 import xxhash
 
 __all__ = [
-    "HEADER_SIZE",
     "HEADER_DTYPE",
-    "record_starts",
-    "gather_headers",
-    "scatter_headers",
-    "scatter_checksums",
+    "HEADER_SIZE",
     "checksums",
-    "fill_random_ids",
     "count_valid",
+    "fill_random_ids",
+    "gather_headers",
+    "record_starts",
+    "scatter_checksums",
+    "scatter_headers",
     "walk",
 ]
 
@@ -144,7 +144,7 @@ def count_valid(
         ok &= headers["timestamp"] == timestamps
     good = n if bool(ok.all()) else int(np.argmin(ok))
     if verify_checksum and good:
-        sums = checksums(memoryview(u8), starts[:good], ends64[:good])
+        sums = checksums(u8.data, starts[:good], ends64[:good])
         match = sums == headers["checksum"][:good]
         if not bool(match.all()):
             good = int(np.argmin(match))

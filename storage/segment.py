@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from whippet.storage import layout
 from whippet.storage._io import pwrite_all
 from whippet.storage.index import ENTRY_SIZE, INDEX_DTYPE, IndexBuffer, read_entries
@@ -31,19 +30,19 @@ _SMALL_RANGE = 256
 
 class Segment:
     __slots__ = (
-        "directory",
-        "start_offset",
-        "count",
-        "size",
-        "start_ts",
-        "end_ts",
-        "sealed",
-        "index",
-        "log_fd",
-        "index_fd",
-        "_read_log_fd",
         "_read_index_fd",
+        "_read_log_fd",
+        "count",
+        "directory",
+        "end_ts",
+        "index",
+        "index_fd",
+        "log_fd",
         "name_durable",
+        "sealed",
+        "size",
+        "start_offset",
+        "start_ts",
     )
 
     def __init__(self, directory: Path, start_offset: int) -> None:
@@ -154,8 +153,8 @@ class Segment:
         assert self.index is not None and not self.sealed
         n = len(entries)
         try:
-            pwrite_all(self.log_fd, data, self.size)
-            pwrite_all(self.index_fd, entries.view(np.uint8), self.count * ENTRY_SIZE)
+            pwrite_all(self.log_fd, data.data, self.size)
+            pwrite_all(self.index_fd, entries.view(np.uint8).data, self.count * ENTRY_SIZE)
         except OSError:
             self._cut_files(self.size, self.count)
             raise
@@ -171,7 +170,10 @@ class Segment:
         assert self.index is not None
         keep = max(0, min(keep, self.count))
         size = self.index.end_position(keep)
-        self._cut_files(size, keep)
+        # Errors propagate: stale index entries left past a failed cut could be
+        # mistaken for records later written over the same bytes.
+        os.ftruncate(self.log_fd, size)
+        os.ftruncate(self.index_fd, keep * ENTRY_SIZE)
         self.index.truncate(keep)
         self.count, self.size = keep, size
         entries = self.index.entries
@@ -179,6 +181,7 @@ class Segment:
         self.end_ts = int(entries["ts"][-1]) if keep else 0
 
     def _cut_files(self, size: int, count: int) -> None:
+        """Undo a failed append's partial writes."""
         try:
             os.ftruncate(self.log_fd, size)
             os.ftruncate(self.index_fd, count * ENTRY_SIZE)

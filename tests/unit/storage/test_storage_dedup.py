@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from tests.unit.storage.storage_helpers import batch, parse, payloads
+import pytest
 from whippet.storage.dedup import DedupWindow
 from whippet.storage.log import LogConfig, PartitionLog
+
+from tests.unit.storage.storage_helpers import batch, parse, payloads
 
 T0 = 1_700_000_000_000_000
 
@@ -64,3 +65,31 @@ def test_dedup_off_keeps_repeated_ids(tmp_path: Path) -> None:
     log.append(*batch(payloads(2), ids=[9, 9]), T0)
     assert log.append(*batch(payloads(1), ids=[9]), T0).count == 1
     assert log.next_offset == 3
+
+
+def test_a_failed_write_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC on the index write: files cut back, offsets reused, ids not remembered."""
+    from whippet.storage import segment
+
+    log = PartitionLog.open(tmp_path, LogConfig(dedup_window=100))
+    log.append(*batch(payloads(2), ids=[1, 2]), T0)
+    size = log.size_bytes
+    real = segment.pwrite_all
+    calls = []
+
+    def failing(fd: int, data: memoryview, position: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the log write succeeded, the index write fails
+            raise OSError(28, "No space left on device")
+        real(fd, data, position)
+
+    monkeypatch.setattr(segment, "pwrite_all", failing)
+    with pytest.raises(OSError):
+        log.append(*batch(payloads(2, 2), ids=[3, 4]), T0 + 1)
+    monkeypatch.setattr(segment, "pwrite_all", real)
+    assert log.next_offset == 2 and log.size_bytes == size
+    assert (tmp_path / "00000000000000000000.log").stat().st_size == size
+    retry = log.append(*batch(payloads(2, 2), ids=[3, 4]), T0 + 2)
+    assert (retry.first_offset, retry.count) == (2, 2)
+    log.close()
+    assert PartitionLog.open(tmp_path, LogConfig()).read(0, 10).count == 4

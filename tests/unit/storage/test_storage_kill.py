@@ -14,8 +14,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.unit.storage.storage_helpers import checksum_ok, parse
 from whippet.storage.log import LogConfig, PartitionLog
+
+from tests.unit.storage.storage_helpers import checksum_ok, parse
 
 SEGMENT = 256 << 10
 

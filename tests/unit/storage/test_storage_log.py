@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xxhash
-from tests.unit.storage.storage_helpers import batch, checksum_ok, parse, payloads
-
 from whippet.storage import layout
 from whippet.storage.log import LogConfig, PartitionLog
+
+from tests.unit.storage.storage_helpers import batch, checksum_ok, parse, payloads
 
 T0 = 1_700_000_000_000_000
 
@@ -94,7 +95,7 @@ def test_roundtrip_across_segment_rolls_and_reopen(tmp_path: Path) -> None:
     infos = log.segments()
     assert all(s.sealed for s in infos[:-1]) and not infos[-1].sealed
     assert [s.start_offset for s in infos] == sorted(s.start_offset for s in infos)
-    for a, b in zip(infos, infos[1:]):
+    for a, b in itertools.pairwise(infos):
         assert b.start_offset == a.end_offset + 1
     everything = log.read(0, 1000)
     assert everything.count == 60 == log.messages_count

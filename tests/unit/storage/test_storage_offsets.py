@@ -6,7 +6,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from whippet.storage import layout
 from whippet.storage.offsets import ConsumerOffsets
 
