@@ -45,8 +45,9 @@ __all__ = ["encode_state", "decode_state", "pack_dump", "unpack_dump", "StateFil
 _STATE_MAGIC = b"WHMS"
 _DUMP_MAGIC = b"WHRD"
 _VERSION = 1
-_STATE_HEAD = struct.Struct("<4sB3xII")
-_DUMP_HEAD = struct.Struct("<4sB3xIII")
+_STATE_HEAD = struct.Struct("<4sB3sII")
+_DUMP_HEAD = struct.Struct("<4sB3sIII")
+_RESERVED = b"\0\0\0"
 
 
 def _canonical(obj: Any) -> bytes:
@@ -174,7 +175,7 @@ def _from_json(d: dict[str, Any]) -> MetadataState:
 # --- framing ----------------------------------------------------------------------------------
 def encode_state(state: MetadataState) -> bytes:
     body = _canonical(_to_json(state))
-    return _STATE_HEAD.pack(_STATE_MAGIC, _VERSION, len(body), zlib.crc32(body)) + body
+    return _STATE_HEAD.pack(_STATE_MAGIC, _VERSION, _RESERVED, len(body), zlib.crc32(body)) + body
 
 
 def decode_state(data: bytes | bytearray | memoryview) -> MetadataState:
@@ -182,10 +183,10 @@ def decode_state(data: bytes | bytearray | memoryview) -> MetadataState:
     raw = bytes(data)
     if len(raw) < _STATE_HEAD.size:
         raise StateFileCorrupted(f"metadata snapshot truncated: {len(raw)} bytes")
-    magic, version, length, crc = _STATE_HEAD.unpack_from(raw)
+    magic, version, reserved, length, crc = _STATE_HEAD.unpack_from(raw)
     if magic != _STATE_MAGIC:
         raise StateFileCorrupted(f"not a metadata snapshot (magic {magic!r})")
-    if version != _VERSION:
+    if version != _VERSION or reserved != _RESERVED:
         raise StateFileCorrupted(f"unsupported metadata snapshot version {version}")
     body = raw[_STATE_HEAD.size :]
     if len(body) != length:
@@ -202,7 +203,9 @@ def pack_dump(meta: dict[str, Any], state_snapshot: bytes) -> bytes:
     """Frame Raft bookkeeping (JSON-able ``meta``) with a state snapshot."""
     meta_bytes = _canonical(meta)
     rest = meta_bytes + state_snapshot
-    head = _DUMP_HEAD.pack(_DUMP_MAGIC, _VERSION, len(meta_bytes), len(state_snapshot), zlib.crc32(rest))
+    head = _DUMP_HEAD.pack(
+        _DUMP_MAGIC, _VERSION, _RESERVED, len(meta_bytes), len(state_snapshot), zlib.crc32(rest)
+    )
     return head + rest
 
 
@@ -210,10 +213,10 @@ def unpack_dump(data: bytes) -> tuple[dict[str, Any], bytes]:
     """Returns (meta, state snapshot bytes); raises StateFileCorrupted."""
     if len(data) < _DUMP_HEAD.size:
         raise StateFileCorrupted(f"metadata dump truncated: {len(data)} bytes")
-    magic, version, meta_len, snap_len, crc = _DUMP_HEAD.unpack_from(data)
+    magic, version, reserved, meta_len, snap_len, crc = _DUMP_HEAD.unpack_from(data)
     if magic != _DUMP_MAGIC:
         raise StateFileCorrupted(f"not a metadata dump (magic {magic!r})")
-    if version != _VERSION:
+    if version != _VERSION or reserved != _RESERVED:
         raise StateFileCorrupted(f"unsupported metadata dump version {version}")
     rest = data[_DUMP_HEAD.size :]
     if len(rest) != meta_len + snap_len:
