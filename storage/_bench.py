@@ -1,6 +1,7 @@
 """Measure append and read throughput of ``PartitionLog`` (no fsync).
 
     python -m whippet.storage._bench [--batches 300] [--size 1024] [--count 1000]
+                                     [--segment-size 1073741824]
 
 Appends ``batches`` client batches of ``count`` records with ``size``-byte payloads
 (ids 0, so random ids are generated; checksums on), then reads everything back in
@@ -26,9 +27,11 @@ def client_batch(count: int, size: int) -> tuple[bytes, np.ndarray]:
     return record * count, ends
 
 
-def run(batches: int, count: int, size: int, checksum: bool, directory: Path) -> None:
+def run(
+    batches: int, count: int, size: int, checksum: bool, directory: Path, segment_size: int
+) -> None:
     data, ends = client_batch(count, size)
-    log = PartitionLog.open(directory, LogConfig(checksum=checksum))
+    log = PartitionLog.open(directory, LogConfig(segment_size=segment_size, checksum=checksum))
     try:
         start = time.perf_counter()
         for i in range(batches):
@@ -47,7 +50,8 @@ def run(batches: int, count: int, size: int, checksum: bool, directory: Path) ->
         log.close()
     assert read_bytes == total
     mb = total / 1e6
-    print(f"checksum={checksum}: {batches} x {count} x {size} B payload, {mb:.0f} MB")
+    print(f"checksum={checksum}: {batches} x {count} x {size} B payload, {mb:.0f} MB, "
+          f"{log.segments_count} segments")
     print(f"  append {mb / append_s:8.0f} MB/s  ({append_s / batches * 1e3:.2f} ms/batch)")
     print(f"  read   {mb / read_s:8.0f} MB/s  ({read_s / batches * 1e3:.2f} ms/batch)")
 
@@ -57,11 +61,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--segment-size", type=int, default=1 << 30)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     for checksum in (True, False):
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            run(args.batches, args.count, args.size, checksum, Path(tmp))
+            run(args.batches, args.count, args.size, checksum, Path(tmp), args.segment_size)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ for id 0, checksums), then writes the .log and then the .index with one
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -36,6 +37,7 @@ from whippet.storage.segment import Segment
 
 __all__ = ["AppendResult", "LogConfig", "PartitionLog", "ReadResult", "SegmentInfo"]
 
+_log = logging.getLogger(__name__)
 _MAX_SEGMENT_BYTES = 0xFFFF_FFFF  # index positions are u32
 _OPEN_READERS = 8  # sealed segments kept open for reads, per partition
 
@@ -93,10 +95,18 @@ class PartitionLog:
         segments: list[Segment] = []
         for i, start in enumerate(starts):
             if segments and start != segments[-1].start_offset + segments[-1].count:
+                _log.warning("%s: offsets end at %d but the next segment starts at %d; "
+                             "deleting %d later segment(s)", directory,
+                             segments[-1].start_offset + segments[-1].count, start,
+                             len(starts) - i)
                 for orphan in starts[i:]:
                     Segment(directory, orphan).delete_files()
                 break
-            seg, _ = Segment.recover(directory, start, config.checksum, i >= len(starts) - 2)
+            seg, repaired = Segment.recover(directory, start, config.checksum,
+                                            i >= len(starts) - 2)
+            if repaired:
+                _log.warning("%s: segment %d repaired on open, %d record(s) kept",
+                             directory, start, seg.count)
             segments.append(seg)
         if not segments:
             segments.append(Segment.create(directory, 0))
