@@ -26,6 +26,7 @@ from whippet.storage.dedup import DedupWindow
 from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo
 from whippet.storage.record import (
     HEADER_SIZE,
+    check_stamped,
     checksums,
     fill_random_ids,
     gather_headers,
@@ -224,23 +225,9 @@ class PartitionLog:
             return self._nothing_appended()
         ends64 = np.asarray(ends, dtype=np.int64)
         u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1]))
-        starts = record_starts(ends64)
-        if bool((ends64 - starts < HEADER_SIZE).any()):
-            raise ValueError("record shorter than its header")
-        headers, _ = gather_headers(u8, starts)
-        sizes = (HEADER_SIZE + headers["payload_length"].astype(np.int64)
-                 + headers["headers_length"].astype(np.int64))
-        if not np.array_equal(sizes, ends64 - starts):
-            raise ValueError("record lengths disagree with their end positions")
         first = self._next
-        if not np.array_equal(headers["offset"], np.arange(first, first + n, dtype=np.uint64)):
-            raise ValueError(
-                f"stamped batch starts at {int(headers['offset'][0])} (or has gaps), "
-                f"expected contiguous offsets from {first}"
-            )
+        headers = check_stamped(u8, ends64, first, self._last_ts)
         stamps = headers["timestamp"]
-        if int(stamps[0]) < self._last_ts or bool((stamps[1:] < stamps[:-1]).any()):
-            raise ValueError("stamped batch timestamps go backwards")
         if self._dedup is not None:
             self._dedup.remember(headers["id_lo"], headers["id_hi"], int(stamps[-1]))
         self._write(u8, ends64, stamps)

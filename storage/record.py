@@ -28,6 +28,7 @@ import xxhash
 __all__ = [
     "HEADER_DTYPE",
     "HEADER_SIZE",
+    "check_stamped",
     "checksums",
     "count_valid",
     "fill_random_ids",
@@ -104,6 +105,39 @@ def fill_random_ids(headers: np.ndarray, mask: np.ndarray) -> None:
     rnd = np.frombuffer(os.urandom(16 * k), dtype="<u8").reshape(k, 2)
     headers["id_lo"][mask] = (rnd[:, 0] & _V4_LO_CLEAR) | _V4_LO_SET
     headers["id_hi"][mask] = (rnd[:, 1] & _V4_HI_CLEAR) | _V4_HI_SET
+
+
+def check_stamped(
+    u8: np.ndarray, ends: np.ndarray, first_offset: int, min_timestamp: int
+) -> np.ndarray:
+    """Headers of an already stamped batch (replication), or ``ValueError``.
+
+    The batch must continue the log: contiguous offsets from ``first_offset``,
+    lengths that agree with ``ends`` and timestamps that never go backwards.
+    """
+    ends64 = ends.astype(np.int64)
+    starts = record_starts(ends64)
+    if bool((ends64 - starts < HEADER_SIZE).any()):
+        raise ValueError("record shorter than its header")
+    headers, _ = gather_headers(u8, starts)
+    sizes = (
+        HEADER_SIZE
+        + headers["payload_length"].astype(np.int64)
+        + headers["headers_length"].astype(np.int64)
+    )
+    if not np.array_equal(sizes, ends64 - starts):
+        raise ValueError("record lengths disagree with their end positions")
+    n = len(ends64)
+    expected = np.arange(first_offset, first_offset + n, dtype=np.uint64)
+    if not np.array_equal(headers["offset"], expected):
+        raise ValueError(
+            f"stamped batch starts at {int(headers['offset'][0])} (or has gaps), "
+            f"expected contiguous offsets from {first_offset}"
+        )
+    stamps = headers["timestamp"]
+    if int(stamps[0]) < min_timestamp or bool((stamps[1:] < stamps[:-1]).any()):
+        raise ValueError("stamped batch timestamps go backwards")
+    return headers
 
 
 def count_valid(
