@@ -101,11 +101,26 @@ RESERVED_AT = 56
 INDEX_DTYPE = np.dtype([("offset", "<u4"), ("position", "<u4"), ("timestamp", "<u8")])
 
 _RECORD_HEADER = struct.Struct("<Q16sQQQIIQ")
+_HEADER_TAIL = struct.Struct("<QQQIIQ")  # bytes 24..64
+_INDEX_ENTRY = struct.Struct("<IIQ")
 _U32 = struct.Struct("<I")
 _LANES4 = np.arange(4, dtype=np.int64)
 _LANES8 = np.arange(8, dtype=np.int64)
+# Header bytes 24..64: everything after the checksum and id.
+_HEADER_TAIL_DTYPE = np.dtype(
+    [
+        ("offset", "<u8"),
+        ("timestamp", "<u8"),
+        ("origin_timestamp", "<u8"),
+        ("user_headers_length", "<u4"),
+        ("payload_length", "<u4"),
+        ("reserved", "<u8"),
+    ]
+)
+_TAIL_LANES = np.arange(RECORD_HEADER_SIZE - OFFSET_AT, dtype=np.int64)
 
 IntArray = npt.NDArray[np.int64]
+U32Array = npt.NDArray[np.uint32]
 ByteArray = npt.NDArray[np.uint8]
 
 
@@ -159,63 +174,102 @@ def parse_send_messages(payload: bytes | bytearray | memoryview) -> SendBatch:
     if count == 0:
         raise InvalidMessagesCount("a send must carry at least one message")
     records = view[records_at:]
-    index = np.frombuffer(view, dtype=INDEX_DTYPE, count=count, offset=index_at)
-    ends = _validate(index, records)
+    if count == 1:
+        ends = _validate_one(view, index_at, records)
+    else:
+        ends = _validate(view, index_at, count, records)
     return SendBatch(stream_id, topic_id, partitioning, count, ends, records)
 
 
-def _first(mask: npt.NDArray[np.bool_]) -> int:
+def _first(mask: npt.ArrayLike) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _validate(index: np.ndarray, records: memoryview) -> npt.NDArray[np.uint32]:
+def _validate_one(view: memoryview, index_at: int, records: memoryview) -> U32Array:
+    """The checks of :func:`_validate` for a one-message batch, on scalars.
+
+    Single-message sends are the common case of the official SDK; numpy's
+    per-call overhead would dominate them. Same rules, same order, same codes
+    (a test compares the two paths).
+    """
+    size = len(records)
+    offset, _position, timestamp = _INDEX_ENTRY.unpack_from(view, index_at)
+    if offset:
+        raise NonZeroOffset("index 0 has a non-zero offset")
+    if timestamp:
+        raise NonZeroTimestamp("index 0 has a non-zero timestamp")
+    if size < RECORD_HEADER_SIZE:
+        raise TooSmallMessage("record 0 is under 64 bytes")
+    _offset, _ts, _origin, headers_len, payload_len, reserved = _HEADER_TAIL.unpack_from(
+        records, OFFSET_AT
+    )
+    record_size = RECORD_HEADER_SIZE + payload_len + headers_len
+    if record_size > size:
+        raise MissingIndex("record 0 does not fit its index bounds")
+    if payload_len > MAX_PAYLOAD_SIZE:
+        raise TooBigMessagePayload(f"record 0: payload over {MAX_PAYLOAD_SIZE} bytes")
+    if headers_len > MAX_USER_HEADERS_SIZE:
+        raise TooBigUserHeaders(f"record 0: user headers over {MAX_USER_HEADERS_SIZE} bytes")
+    if reserved:
+        raise InvalidReservedField("record 0: non-zero reserved field")
+    if record_size != size:
+        raise InvalidMessagesSize(f"records sum to {record_size} bytes, the area is {size}")
+    return np.array([size], dtype=np.uint32)
+
+
+def _validate(view: memoryview, index_at: int, count: int, records: memoryview) -> U32Array:
     """The §4.4 checks over all records at once; returns each record's end position."""
     size = len(records)
-    bad = index["offset"] != 0
-    if bad.any():
-        raise NonZeroOffset(f"index {_first(bad)} has a non-zero offset")
-    bad = index["timestamp"] != 0
-    if bad.any():
-        raise NonZeroTimestamp(f"index {_first(bad)} has a non-zero timestamp")
-    positions = index["position"].astype(np.int64)
-    bad = positions[1:] < positions[:-1]
-    if bad.any():
-        raise CannotReadIndexPosition(f"index position decreases at entry {_first(bad) + 1}")
+    # Index entries as u32 lanes: offset, position, timestamp low, timestamp high.
+    index = np.frombuffer(view, dtype="<u4", count=4 * count, offset=index_at).reshape(count, 4)
+    if index[:, 0].any():
+        raise NonZeroOffset(f"index {_first(index[:, 0] != 0)} has a non-zero offset")
+    if index[:, 2:].any():
+        raise NonZeroTimestamp(f"index {_first(index[:, 2:].any(axis=1))} has a non-zero timestamp")
     # Record i spans [pos[i-1] or 0, pos[i]); the last one ends at the end of the area.
-    ends = positions.copy()
+    ends = index[:, 1].astype(np.int64)
+    if count > 1:
+        bad = ends[1:] < ends[:-1]
+        if bad.any():
+            raise CannotReadIndexPosition(f"index position decreases at entry {_first(bad) + 1}")
+        if ends[-2] > size:  # positions are sorted now: only the largest used one matters
+            raise MissingIndex(f"record {_first(ends > size)} ends past the {size}-byte area")
     ends[-1] = size
-    bad = ends > size
-    if bad.any():
-        raise MissingIndex(f"record {_first(bad)} ends past the {size}-byte message area")
     starts = record_starts(ends)
     slots = ends - starts
-    bad = slots < RECORD_HEADER_SIZE
-    if bad.any():
-        raise TooSmallMessage(f"record {_first(bad)} is shorter than its 64-byte header")
+    if slots.min() < RECORD_HEADER_SIZE:
+        raise TooSmallMessage(f"record {_first(slots < RECORD_HEADER_SIZE)} is under 64 bytes")
+    # One gather of header bytes 24..64 of every record, viewed as named fields.
     area = np.frombuffer(records, dtype=np.uint8)
-    payload_len = gather_u32(area, starts, PAYLOAD_LENGTH_AT).astype(np.int64)
-    headers_len = gather_u32(area, starts, USER_HEADERS_LENGTH_AT).astype(np.int64)
+    tail = area[(starts + OFFSET_AT)[:, None] + _TAIL_LANES].view(_HEADER_TAIL_DTYPE)[:, 0]
+    payload_len = tail["payload_length"].astype(np.int64)
+    headers_len = tail["user_headers_length"].astype(np.int64)
     sizes = RECORD_HEADER_SIZE + payload_len + headers_len
     bad = sizes > slots
     if bad.any():
         raise MissingIndex(f"record {_first(bad)} does not fit its index bounds")
-    bad = payload_len > MAX_PAYLOAD_SIZE
-    if bad.any():
-        raise TooBigMessagePayload(f"record {_first(bad)}: payload over {MAX_PAYLOAD_SIZE} bytes")
-    bad = headers_len > MAX_USER_HEADERS_SIZE
-    if bad.any():
-        raise TooBigUserHeaders(
-            f"record {_first(bad)}: user headers over {MAX_USER_HEADERS_SIZE} bytes"
+    if payload_len.max() > MAX_PAYLOAD_SIZE:
+        raise TooBigMessagePayload(
+            f"record {_first(payload_len > MAX_PAYLOAD_SIZE)}: "
+            f"payload over {MAX_PAYLOAD_SIZE} bytes"
         )
-    bad = gather_u64(area, starts, RESERVED_AT) != 0
-    if bad.any():
-        raise InvalidReservedField(f"record {_first(bad)} has a non-zero reserved field")
-    offsets = gather_u64(area, starts, OFFSET_AT)
-    bad = offsets[1:] < offsets[:-1]
-    if bad.any():
-        raise InvalidOffset(f"record header offsets decrease at record {_first(bad) + 1}")
-    if int(sizes.sum()) != size:
-        raise InvalidMessagesSize(f"records sum to {int(sizes.sum())} bytes, the area is {size}")
+    if headers_len.max() > MAX_USER_HEADERS_SIZE:
+        raise TooBigUserHeaders(
+            f"record {_first(headers_len > MAX_USER_HEADERS_SIZE)}: "
+            f"user headers over {MAX_USER_HEADERS_SIZE} bytes"
+        )
+    if tail["reserved"].any():
+        raise InvalidReservedField(
+            f"record {_first(tail['reserved'] != 0)}: non-zero reserved field"
+        )
+    if count > 1:
+        offsets = tail["offset"]
+        bad = offsets[1:] < offsets[:-1]
+        if bad.any():
+            raise InvalidOffset(f"record header offsets decrease at record {_first(bad) + 1}")
+    total = int(sizes.sum())
+    if total != size:
+        raise InvalidMessagesSize(f"records sum to {total} bytes, the area is {size}")
     return ends.astype(np.uint32)
 
 

@@ -257,6 +257,22 @@ def test_rules_are_checked_in_reference_order() -> None:
     assert status_of(assemble(header(reserved=1), [], index=index)) == 4032
 
 
+def test_rules_found_on_any_record_of_a_larger_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The single-record cases above take the scalar path; these take the vector one.
+    index = np.zeros(2, dtype=INDEX_DTYPE)
+    index["position"] = [66, 132]
+    index[1]["offset"] = 1
+    assert status_of(assemble(REC * 2, [], index=index)) == 4031
+    index[1] = (0, 132, 5)
+    assert status_of(assemble(REC * 2, [], index=index)) == 4032
+    big_headers = header(headers_len=100_001) + bytes(100_001)
+    assert status_of(assemble(REC + big_headers, [66, 66 + len(big_headers)])) == 4017
+    assert status_of(assemble(REC + header(reserved=9), [66, 130])) == 4101
+    assert status_of(assemble(REC + REC + bytes(3), [66, 135])) == 4036
+    monkeypatch.setattr(wb, "MAX_PAYLOAD_SIZE", 1)
+    assert status_of(assemble(REC * 2, [66, 132])) == 4022
+
+
 # --- properties ----------------------------------------------------------------------
 
 message = st.tuples(
@@ -298,7 +314,7 @@ def test_mutated_batches_raise_only_iggy_errors(
     for _ in range(data.draw(st.integers(0, 4))):
         at = data.draw(st.integers(0, len(payload) - 1))
         payload[at] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(0, len(payload)))
+    cut = data.draw(st.one_of(st.just(len(payload)), st.integers(0, len(payload))))
     try:
         batch = parse_send_messages(bytes(payload[:cut]))
     except IggyError:
@@ -366,3 +382,30 @@ def test_user_headers_validation() -> None:
         decode_user_headers(bytes.fromhex("01 01 00 00 00 6b"))  # key without value
     with pytest.raises(InvalidCommand):
         decode_user_headers(bytes.fromhex("01 05 00 00 00 6b"))  # truncated
+
+
+def _status(call: object) -> int:
+    try:
+        call()  # type: ignore[operator]
+    except IggyError as exc:
+        return exc.status
+    return 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(message, st.data())
+def test_single_record_fast_path_matches_the_vector_path(
+    msg: tuple[int, bytes, bytes, int], data: st.DataObject
+) -> None:
+    payload = bytearray(build_send_messages(1, 2, BALANCED, [msg]))
+    index_at = 4 + 18  # metadata: two numeric ids, balanced, count
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(index_at, len(payload) - 1))
+        payload[at] = data.draw(st.sampled_from([0, 1, 0x40, 0xFF]))
+    # Mostly whole payloads, so that mutations reach the later rules.
+    cut = data.draw(st.one_of(st.just(len(payload)), st.integers(index_at + 16, len(payload))))
+    view = memoryview(bytes(payload[:cut]))
+    records = view[index_at + 16 :]
+    scalar = _status(lambda: wb._validate_one(view, index_at, records))
+    vector = _status(lambda: wb._validate(view, index_at, 1, records))
+    assert scalar == vector
