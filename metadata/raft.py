@@ -321,6 +321,12 @@ class MetadataStore:
         replica = self._require_replica()
         await self._submit(lambda cb: replica.removeNodeFromCluster(address, callback=cb), timeout)
 
+    def request_compaction(self) -> None:
+        """Snapshot the state and compact the journal at the next tick (normally
+        after ``compaction_entries`` entries or ``compaction_seconds``)."""
+        self._require_replica().forceLogCompaction()
+        self._wake()
+
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on the event loop for every event applied from now on,
         in apply order. Events already reflected in the state at subscription time
