@@ -2,11 +2,13 @@
 
 This is the hot path. A batch stays bytes from the socket to the segment file:
 :func:`parse_send_messages` reads the metadata with a :class:`Reader`, then checks
-every record of §4.4 at once with numpy (the index array is a structured view,
-record header fields are gathered by fancy indexing at the record starts). No
-Python loop runs per message. The result is a :class:`SendBatch` holding a view of
-the record area and the end position of each record, which is all storage needs
-to stamp offsets and timestamps and to write the index.
+every record of §4.4 at once with numpy (the index array is viewed in place as
+u32 lanes; bytes 24..64 of every record header are gathered in one fancy-index at
+the record starts). No Python loop runs per message. A one-message batch, the
+official SDK's usual send, takes an equivalent scalar path because numpy's fixed
+cost per call would dominate it. The result is a :class:`SendBatch` holding a
+view of the record area and the end position of each record, which is all
+storage needs to stamp offsets and timestamps and to write the index.
 
 Checks run rule by rule over the whole batch, in the order of §4.4, with one
 reordering forced by data dependency: header offsets (4100) can only be read once
