@@ -10,12 +10,11 @@ A failed fsync is fatal for the node: it is reported to ``on_fatal``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from whippet.storage.flusher import Flusher
+from whippet.storage.flusher import Flusher, IntervalSyncer
 
 if TYPE_CHECKING:
     from whippet.node.partitions import PartitionRegistry
@@ -29,23 +28,22 @@ log = logging.getLogger(__name__)
 class Durability:
     def __init__(self, mode: str, interval_ms: int, on_fatal: Callable[[BaseException], None]) -> None:
         self.mode = mode
-        self._interval = interval_ms / 1000
         self._on_fatal = on_fatal
+        self._interval_ms = interval_ms
         self._flusher = Flusher(on_fatal=on_fatal)
-        self._task: asyncio.Task[None] | None = None
+        self._syncer: IntervalSyncer | None = None
 
     def start(self, partitions: PartitionRegistry) -> None:
         if self.mode == "interval":
-            self._task = asyncio.get_running_loop().create_task(self._every_interval(partitions))
+            self._syncer = IntervalSyncer(
+                self._flusher, lambda: [h.log for h in partitions.handles()], self._interval_ms
+            )
+            self._syncer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        if self._syncer is not None:
+            await self._syncer.stop()
+            self._syncer = None
 
     async def appended(self, plog: PartitionLog) -> None:
         """Wait until an append to ``plog`` is as durable as the policy promises."""
@@ -55,9 +53,3 @@ class Durability:
     async def flush(self, plog: PartitionLog) -> None:
         """An explicit flush (FlushUnsavedBuffer with fsync=1): always fsync."""
         await self._flusher.sync(plog)
-
-    async def _every_interval(self, partitions: PartitionRegistry) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            for handle in partitions.handles():
-                await self._flusher.sync(handle.log)

@@ -49,7 +49,7 @@ async def store_consumer_offset(node: Node, session: Session, req: rq.StoreConsu
         who = resolve_for_offsets(node, session, req.consumer, topic, req.partition_id, need_membership=True)
     assert who.partition_id is not None
     handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
-    if handle.log.is_empty and handle.log.next_offset == 0 or req.offset > current_offset(handle.log):
+    if handle.log.next_offset == 0 or req.offset > current_offset(handle.log):
         raise InvalidOffset(f"offset {req.offset} is beyond the partition's current offset")
     handle.offsets.store(who.kind, who.consumer_id, req.offset)
     return b""
