@@ -228,6 +228,7 @@ class MetadataStore:
             appendEntriesUseBatch=False,  # send each entry at once: latency over throughput
             commandsWaitLeader=True,
             bindAddress=bind_address or _bind_address(self_address),
+            connectionRetryTime=1.0,  # only the higher address dials: a restarted peer waits for this
             bindRetryTime=0.1,
             maxBindRetries=20,
             logCompactionMinEntries=compaction_entries,
