@@ -52,7 +52,9 @@ def _find(group: ConsumerGroup, node_id: int, client_id: int) -> Member | None:
 def create_group(st: MetadataState, cmd: CreateConsumerGroup, ev: list[Event]) -> int:
     t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
     if cmd.name in t.group_by_name:
-        raise ConsumerGroupNameAlreadyExists(f"consumer group {cmd.name!r} already exists in topic {t.id}")
+        raise ConsumerGroupNameAlreadyExists(
+            f"consumer group {cmd.name!r} already exists in topic {t.id}"
+        )
     gid = t.group_ids.take()
     t.consumer_groups[gid] = ConsumerGroup(gid, cmd.name)
     t.group_by_name[cmd.name] = gid

@@ -68,7 +68,9 @@ def _place(st: MetadataState, partition_id: int, replication_factor: int) -> lis
     return [ids[(partition_id + k) % len(ids)] for k in range(min(replication_factor, len(ids)))]
 
 
-def _new_partitions(st: MetadataState, topic: Topic, first: int, count: int, created_at: int) -> list[Partition]:
+def _new_partitions(
+    st: MetadataState, topic: Topic, first: int, count: int, created_at: int
+) -> list[Partition]:
     out = []
     for pid in range(first, first + count):
         replicas = _place(st, pid, topic.replication_factor)

@@ -17,7 +17,14 @@ from whippet.metadata.commands import (
     UpdatePermissions,
     UpdateUser,
 )
-from whippet.metadata.events import Event, PatCreated, PatDeleted, UserCreated, UserDeleted, UserUpdated
+from whippet.metadata.events import (
+    Event,
+    PatCreated,
+    PatDeleted,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
 from whippet.metadata.model import (
     ROOT_USER_ID,
     USER_ACTIVE,
@@ -49,7 +56,9 @@ def create_user(st: MetadataState, cmd: CreateUser, ev: list[Event]) -> int:
         raise UserAlreadyExists(f"user {cmd.username!r} already exists")
     _check_status(cmd.status)
     uid = st.user_ids.take()
-    st.users[uid] = User(uid, cmd.username, cmd.password_hash, cmd.status, cmd.permissions, cmd.created_at)
+    st.users[uid] = User(
+        uid, cmd.username, cmd.password_hash, cmd.status, cmd.permissions, cmd.created_at
+    )
     st.user_by_name[cmd.username] = uid
     ev.append(UserCreated(uid))
     return uid

@@ -26,33 +26,33 @@ from whippet.wire.errors import InvalidCommand
 
 __all__ = [
     "FORMAT_VERSION",
-    "Command",
-    "decode_command",
-    "CreateStream",
-    "UpdateStream",
-    "DeleteStream",
-    "PurgeStream",
-    "CreateTopic",
-    "UpdateTopic",
-    "DeleteTopic",
-    "PurgeTopic",
-    "CreatePartitions",
-    "DeletePartitions",
     "ChangePartitionLeader",
-    "CreateUser",
-    "UpdateUser",
-    "UpdatePermissions",
     "ChangePassword",
-    "DeleteUser",
-    "CreatePersonalAccessToken",
-    "DeletePersonalAccessToken",
+    "Command",
     "CreateConsumerGroup",
+    "CreatePartitions",
+    "CreatePersonalAccessToken",
+    "CreateStream",
+    "CreateTopic",
+    "CreateUser",
     "DeleteConsumerGroup",
-    "JoinConsumerGroup",
-    "LeaveConsumerGroup",
+    "DeletePartitions",
+    "DeletePersonalAccessToken",
+    "DeleteStream",
+    "DeleteTopic",
+    "DeleteUser",
     "DropClientMemberships",
     "DropNodeMemberships",
+    "JoinConsumerGroup",
+    "LeaveConsumerGroup",
+    "PurgeStream",
+    "PurgeTopic",
     "RegisterNode",
+    "UpdatePermissions",
+    "UpdateStream",
+    "UpdateTopic",
+    "UpdateUser",
+    "decode_command",
 ]
 
 FORMAT_VERSION = 1
@@ -67,7 +67,7 @@ class Command:
     def encode(self) -> bytes:
         body: dict[str, Any] = {"op": type(self).__name__}
         for f in fields(self):  # type: ignore[arg-type]
-            body[f.name] = _CODECS[f.type][0](getattr(self, f.name))
+            body[f.name] = _CODECS[str(f.type)][0](getattr(self, f.name))
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return bytes([FORMAT_VERSION]) + text.encode("utf-8")
 
@@ -312,7 +312,8 @@ def _dec_node(v: Any) -> ClusterNode:
     if type(v) is not dict or sorted(v) != sorted(names):
         raise InvalidCommand("bad cluster node")
     strs = {"name", "host", "raft_address"}
-    return ClusterNode(**{k: _dec_str(v[k]) if k in strs else _dec_int(v[k]) for k in names})
+    kwargs: dict[str, Any] = {k: _dec_str(v[k]) if k in strs else _dec_int(v[k]) for k in names}
+    return ClusterNode(**kwargs)
 
 
 def _same(v: Any) -> Any:
@@ -350,20 +351,20 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
         raise InvalidCommand(f"malformed metadata command: {exc}") from None
     if type(body) is not dict:
         raise InvalidCommand("metadata command is not an object")
-    cls = _COMMANDS.get(body.pop("op", None))  # type: ignore[arg-type]
+    cls = _COMMANDS.get(body.pop("op", None))
     if cls is None:
         raise InvalidCommand("unknown metadata command op")
     specs = fields(cls)  # type: ignore[arg-type]
     if sorted(body) != sorted(f.name for f in specs):
         raise InvalidCommand(f"{cls.__name__}: wrong fields {sorted(body)}")
-    return cls(**{f.name: _CODECS[f.type][1](body[f.name]) for f in specs})
+    return cls(**{f.name: _CODECS[str(f.type)][1](body[f.name]) for f in specs})
 
 
 def _check_annotations() -> None:
     # Fail at import, not at the first apply, if a field uses an unsupported type.
     for cls in _COMMANDS.values():
         for f in fields(cls):  # type: ignore[arg-type]
-            if f.type not in _CODECS:
+            if str(f.type) not in _CODECS:
                 raise TypeError(f"{cls.__name__}.{f.name}: no codec for {f.type!r}")
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from whippet.wire.errors import StateFileCorrupted
 
-__all__ = ["DurableJournal", "Entry"]
+__all__ = ["DurableJournal", "Entry", "fsync_dir", "write_file_durably"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ _REC = struct.Struct("<IIQQ")  # payload length, crc32, idx, term
 _META_MAGIC = b"WHJM"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or file creation in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -72,7 +73,7 @@ def write_file_durably(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class DurableJournal:
@@ -108,7 +109,7 @@ class DurableJournal:
         if created or os.fstat(fd).st_size == 0:
             _write_all(fd, _HEADER)
             os.fsync(fd)
-            _fsync_dir(self._path.parent)
+            fsync_dir(self._path.parent)
             return fd
         with open(fd, "rb", closefd=False) as f:
             data = f.read()
@@ -159,10 +160,10 @@ class DurableJournal:
     def clear(self) -> None:
         self._truncate_at(0)
 
-    def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802 (pysyncobj's name)
+    def deleteEntriesFrom(self, entryFrom: int) -> None:
         self._truncate_at(max(entryFrom, 0))
 
-    def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802
+    def deleteEntriesTo(self, entryTo: int) -> None:
         """Drop the first ``entryTo`` entries (log compaction): the kept entries
         go to a new file that replaces the old one atomically."""
         keep = self._entries[entryTo:]
@@ -199,30 +200,32 @@ class DurableJournal:
     # --- raft persistent state --------------------------------------------------------------
     def _store_meta(self) -> None:
         body = json.dumps(self._meta, sort_keys=True).encode()
-        write_file_durably(self._meta_path, _META_MAGIC + struct.pack("<I", zlib.crc32(body)) + body)
+        write_file_durably(
+            self._meta_path, _META_MAGIC + struct.pack("<I", zlib.crc32(body)) + body
+        )
         self._meta_dirty = False
 
-    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:  # noqa: N802,N803
+    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:
         if self._meta.get("commit") != raftCommitIndex:
             self._meta["commit"] = raftCommitIndex
             self._meta_dirty = True
 
-    def getRaftCommitIndex(self) -> int:  # noqa: N802
+    def getRaftCommitIndex(self) -> int:
         return int(self._meta.get("commit", 1))
 
-    def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:  # noqa: N802,N803
+    def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:
         self._meta["term"] = term
         self._meta["voted_for"] = None if votedForNodeId is None else str(votedForNodeId)
         self._store_meta()
 
-    def getCurrentTerm(self) -> int:  # noqa: N802
+    def getCurrentTerm(self) -> int:
         return int(self._meta.get("term", 0))
 
-    def getVotedForNodeId(self) -> str | None:  # noqa: N802
+    def getVotedForNodeId(self) -> str | None:
         voted: str | None = self._meta.get("voted_for")
         return voted
 
-    def onOneSecondTimer(self) -> None:  # noqa: N802
+    def onOneSecondTimer(self) -> None:
         if self._meta_dirty:
             self._store_meta()
 

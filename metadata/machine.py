@@ -151,7 +151,10 @@ class MetadataMachine:
         for sid, s in sorted(self.state.streams.items()):
             for tid, t in sorted(s.topics.items()):
                 for gid, g in sorted(t.consumer_groups.items()):
-                    if any(m.node_id == node_id and m.client_id == client_id for m in g.members.values()):
+                    if any(
+                        m.node_id == node_id and m.client_id == client_id
+                        for m in g.members.values()
+                    ):
                         out.append((sid, tid, gid))
         return out
 

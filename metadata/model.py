@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from whippet.metadata.permissions import Permissions
 
 __all__ = [
-    "IdSlab",
-    "Partition",
-    "Member",
-    "ConsumerGroup",
-    "Topic",
-    "Stream",
-    "User",
-    "PersonalAccessToken",
-    "ClusterNode",
-    "MetadataState",
+    "ROOT_USER_ID",
     "USER_ACTIVE",
     "USER_INACTIVE",
-    "ROOT_USER_ID",
+    "ClusterNode",
+    "ConsumerGroup",
+    "IdSlab",
+    "Member",
+    "MetadataState",
+    "Partition",
+    "PersonalAccessToken",
+    "Stream",
+    "Topic",
+    "User",
 ]
 
 USER_ACTIVE = 1

@@ -32,14 +32,12 @@ pitfalls; this is how each is handled):
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +47,13 @@ from pysyncobj.config import FAIL_REASON
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.transport import TCPTransport
-
+from whippet.metadata._outbox import MetadataUnavailable, Outbox
 from whippet.metadata.commands import Command, decode_command
 from whippet.metadata.events import Event, StateRestored
-from whippet.metadata.journal import DurableJournal, Entry
+from whippet.metadata.journal import DurableJournal, Entry, fsync_dir
 from whippet.metadata.machine import MetadataMachine
-from whippet.metadata.snapshot import decode_state, pack_dump, unpack_dump
-from whippet.wire.errors import IggyError, StateFileCorrupted, TaskTimeout
+from whippet.metadata.snapshot import decode_state, pack_raft_dump, unpack_raft_dump
+from whippet.wire.errors import IggyError, StateFileCorrupted
 
 __all__ = ["MetadataStore", "MetadataUnavailable"]
 
@@ -66,18 +64,6 @@ _JOURNAL = "metadata.journal"
 _DUMP = "metadata.dump"
 _CONSTRUCT_LOCK = threading.Lock()  # guards the createJournal swap below
 _ROLES = {0: "follower", 1: "candidate", 2: "leader"}
-
-
-class MetadataUnavailable(IggyError):
-    """The command could not be committed now: no leader, leader changed, queue full,
-    timed out or store closed. Retriable; if ``outcome_unknown`` it may still have
-    been applied (check the state before retrying a create)."""
-
-    retriable = True
-
-    def __init__(self, reason: str, *, outcome_unknown: bool = False) -> None:
-        super().__init__(reason, code=TaskTimeout.code)
-        self.outcome_unknown = outcome_unknown
 
 
 _FAILURES: dict[int, tuple[str, bool]] = {
@@ -120,28 +106,14 @@ class _Replica(SyncObj):  # type: ignore[misc]
             finally:
                 _pso.createJournal = original
 
-    def _getFuncName(self, funcName: Any) -> Any:  # noqa: N802,N803 (pysyncobj's names)
+    def _getFuncName(self, funcName: Any) -> Any:
         if funcName == "_apply_command":
             return "_apply_command_v1"
         return super()._getFuncName(funcName)
 
-    @replicated(ver=1)  # type: ignore[misc]
+    @replicated(ver=1)  # type: ignore[untyped-decorator]
     def _apply_command(self, data: bytes) -> Any:
         return self._store._apply_entry(data)
-
-
-@dataclass(slots=True)
-class _Subscriber:
-    callback: Callable[[Event], None]
-    since: int  # apply sequence number at subscription: older events are not delivered
-
-
-def _entry_to_json(e: Entry) -> list[Any]:
-    return [base64.b64encode(bytes(e[0])).decode("ascii"), e[1], e[2]]
-
-
-def _entry_from_json(v: list[Any]) -> Entry:
-    return (base64.b64decode(v[0]), int(v[1]), int(v[2]))
 
 
 def _bind_address(self_address: str) -> str | None:
@@ -176,9 +148,7 @@ class MetadataStore:
         self._replica: _Replica | None = None
         self._thread: threading.Thread | None = None
         self._seq = 0  # commands applied (and snapshots loaded) on this node
-        self._outbox: list[tuple[Any, ...]] = []
-        self._outbox_lock = threading.Lock()
-        self._subscribers: list[_Subscriber] = []
+        self._outbox = Outbox(loop)
         self._pending: set[asyncio.Future[Any]] = set()
         self._submitted = 0
         self._stopping = False
@@ -274,10 +244,13 @@ class MetadataStore:
             await self._loop.run_in_executor(None, self._thread.join)
         for fut in self._pending:
             if not fut.done():
-                fut.set_exception(MetadataUnavailable("metadata store closed", outcome_unknown=True))
+                fut.set_exception(
+                    MetadataUnavailable("metadata store closed", outcome_unknown=True)
+                )
         self._pending.clear()
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
+        self._wake_r = self._wake_w = -1  # never write to a recycled descriptor
 
     # --- reads ---------------------------------------------------------------------------------
     @property
@@ -335,14 +308,8 @@ class MetadataStore:
         ``with store.lock:`` block to miss nothing and see nothing twice. Call on
         the loop thread. Returns an unsubscribe function."""
         with self.lock:
-            sub = _Subscriber(callback, self._seq)
-        self._subscribers.append(sub)
-
-        def unsubscribe() -> None:
-            if sub in self._subscribers:
-                self._subscribers.remove(sub)
-
-        return unsubscribe
+            since = self._seq
+        return self._outbox.subscribe(callback, since)
 
     # --- loop side -----------------------------------------------------------------------------
     def _require_replica(self) -> _Replica:
@@ -350,12 +317,19 @@ class MetadataStore:
             raise MetadataUnavailable("metadata store is closed")
         return self._replica
 
-    async def _submit(self, send: Callable[[Callable[[Any, int], None]], Any], timeout: float | None) -> Any:
+    async def _submit(
+        self, send: Callable[[Callable[[Any, int], None]], Any], timeout: float | None
+    ) -> Any:
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._pending.add(fut)
 
         def on_done(res: Any, err: int) -> None:  # tick thread (or here, for QUEUE_FULL)
-            self._post(("result", fut, res, err))
+            if err != FAIL_REASON.SUCCESS:
+                self._outbox.post_outcome(fut, None, _unavailable(err))
+            elif isinstance(res, tuple) and len(res) == 3 and res[0] == "err":
+                self._outbox.post_outcome(fut, None, IggyError.from_code(res[1], res[2]))
+            else:
+                self._outbox.post_outcome(fut, res, None)
 
         try:
             send(on_done)
@@ -364,7 +338,9 @@ class MetadataStore:
         self._submitted += 1  # after the enqueue: the tick thread relies on this order
         self._wake()
         try:
-            return await asyncio.wait_for(fut, self._propose_timeout if timeout is None else timeout)
+            return await asyncio.wait_for(
+                fut, self._propose_timeout if timeout is None else timeout
+            )
         except TimeoutError:
             raise MetadataUnavailable(
                 "metadata command not committed in time; it may still apply", outcome_unknown=True
@@ -372,49 +348,15 @@ class MetadataStore:
         finally:
             self._pending.discard(fut)
 
-    def _deliver(self, items: list[tuple[Any, ...]]) -> None:
-        for item in items:
-            if item[0] == "events":
-                _, seq, events = item
-                for sub in tuple(self._subscribers):
-                    if seq <= sub.since:
-                        continue
-                    for event in events:
-                        try:
-                            sub.callback(event)
-                        except Exception:
-                            log.exception("metadata subscriber failed on %r", event)
-                continue
-            _, fut, res, err = item
-            if fut.done():
-                continue
-            if err != FAIL_REASON.SUCCESS:
-                fut.set_exception(_unavailable(err))
-            elif isinstance(res, tuple) and len(res) == 3 and res[0] == "err":
-                fut.set_exception(IggyError.from_code(res[1], res[2]))
-            else:
-                fut.set_result(res)
-
     def _wake(self) -> None:
+        if self._wake_w < 0:
+            return
         try:
             os.write(self._wake_w, b"!")
         except (BlockingIOError, OSError):
             pass  # already full of wake-ups, or closed
 
     # --- Raft thread side ---------------------------------------------------------------------
-    def _post(self, item: tuple[Any, ...]) -> None:
-        with self._outbox_lock:
-            self._outbox.append(item)
-
-    def _flush_outbox(self) -> None:
-        with self._outbox_lock:
-            items, self._outbox = self._outbox, []
-        if items:
-            try:
-                self._loop.call_soon_threadsafe(self._deliver, items)
-            except RuntimeError:
-                log.warning("event loop closed: dropped %d metadata deliveries", len(items))
-
     def _apply_entry(self, data: bytes) -> Any:
         """The replicated method's body: decode, apply, queue the events."""
         with self.lock:
@@ -427,39 +369,42 @@ class MetadataStore:
                 log.exception("BUG: metadata command raised a non-Iggy error: %r", data[:200])
                 return ("err", 1, "internal error applying a metadata command")
             if self._machine.events:
-                self._post(("events", self._seq, list(self._machine.events)))
+                self._outbox.post_events(self._seq, list(self._machine.events))
             return result
 
     def _write_dump(self, path: str, raft_data: tuple[Entry, Entry, Any]) -> None:
         last, prev, cluster = raft_data
         with self.lock:
             snap = self._machine.snapshot()
-        meta = {"entries": [_entry_to_json(last), _entry_to_json(prev)],
-                "cluster": sorted(str(n.id) for n in cluster)}  # fmt: skip
-        with open(path, "wb") as f:
-            f.write(pack_dump(meta, snap))
+        with open(path, "wb") as f:  # pysyncobj renames it into place afterwards
+            f.write(pack_raft_dump(last, prev, [str(n.id) for n in cluster], snap))
             f.flush()
             os.fsync(f.fileno())
 
     def _read_dump(self, path: str) -> tuple[Entry, Entry, list[TCPNode]]:
-        meta, snap = unpack_dump(Path(path).read_bytes())
-        last, prev = (_entry_from_json(e) for e in meta["entries"])
+        with open(path, "rb") as f:
+            blob = f.read()
+            # A dump installed from the leader was written without fsync, and
+            # pysyncobj clears the journal right after this returns.
+            os.fsync(f.fileno())
+        fsync_dir(Path(path).parent)
+        last, prev, members, snap = unpack_raft_dump(blob)
         machine = MetadataMachine(decode_state(snap))
         with self.lock:
             self._machine = machine
             self._seq += 1
-            self._post(("events", self._seq, [StateRestored()]))
+            self._outbox.post_events(self._seq, [StateRestored()])
         # pysyncobj clears the whole journal unless it starts with these two entries;
         # after a crash between writing the dump and compacting it would not.
         assert self._journal is not None
         self._journal.trim_before(prev, last)
-        return (last, prev, [TCPNode(a) for a in meta["cluster"]])
+        return (last, prev, [TCPNode(a) for a in members])
 
     def _open_journal(self) -> DurableJournal:
         journal = DurableJournal(self._data_dir / _JOURNAL)
         dump = self._data_dir / _DUMP
         if dump.exists():
-            _, snap = unpack_dump(dump.read_bytes())  # fail loudly now, not in a log line later
+            *_, snap = unpack_raft_dump(dump.read_bytes())  # fail loudly now, not later in a log
             decode_state(snap)
         elif len(journal) and journal[0][1] > 1:
             journal._destroy()
@@ -469,12 +414,14 @@ class MetadataStore:
     def _run(self, started: asyncio.Future[None]) -> None:
         try:
             self._journal = self._open_journal()
-            self._replica = _Replica(self, self._self_address, self._partners, self._conf, self._journal)
+            self._replica = _Replica(
+                self, self._self_address, self._partners, self._conf, self._journal
+            )
             self._replica._poller.subscribe(self._wake_r, self._drain_wake, POLL_EVENT_TYPE.READ)
             if not self._partners:
                 # Alone, no one else can lead: skip the random election timeout.
                 self._replica._SyncObj__raftElectionDeadline = 0.0
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (handed to start(), which re-raises)
             if self._journal is not None and self._replica is None:
                 self._journal._destroy()
             self._loop.call_soon_threadsafe(_settle, started, exc)
@@ -501,13 +448,13 @@ class MetadataStore:
                 log.critical("metadata journal fsync failed: stopping this replica", exc_info=True)
                 self._stopping = True
             self._refresh_status()
-            self._flush_outbox()
+            self._outbox.flush()
         try:
             replica.destroy()
         except Exception:
             log.exception("metadata raft shutdown failed")
         self._status = {**self._status, "role": "stopped", "ready": False}
-        self._flush_outbox()
+        self._outbox.flush()
 
     def _behind(self) -> bool:
         """Something can progress without waiting for the network."""

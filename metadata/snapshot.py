@@ -9,10 +9,13 @@ The body is canonical JSON (sorted keys, everything listed by id) of the whole
 rebuilt from the live ids. Name indexes are derived and rebuilt on decode. Two
 machines in the same state produce identical bytes.
 
-Raft dump (:func:`pack_dump` / :func:`unpack_dump`) wraps a state snapshot with the
-Raft bookkeeping that must travel with it (last entries, cluster members)::
+Raft dump (:func:`pack_raft_dump` / :func:`unpack_raft_dump`), the file pysyncobj
+keeps and ships to lagging followers, wraps a state snapshot with the Raft
+bookkeeping that must travel with it (the last two applied entries, members)::
 
     magic b"WHRD" | version u8 | 3 reserved | meta_len u32 | snap_len u32 | crc32 u32 | meta JSON | snapshot
+
+with meta ``{"entries": [[base64 command, index, term] x2], "cluster": [address...]}``.
 
 Any damage (bad magic, version, length, checksum or structure) raises
 :class:`~whippet.wire.errors.StateFileCorrupted` with what was wrong.
@@ -20,6 +23,8 @@ Any damage (bad magic, version, length, checksum or structure) raises
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import struct
 import zlib
@@ -40,7 +45,14 @@ from whippet.metadata.model import (
 from whippet.metadata.permissions import Permissions
 from whippet.wire.errors import StateFileCorrupted
 
-__all__ = ["encode_state", "decode_state", "pack_dump", "unpack_dump", "StateFileCorrupted"]
+__all__ = [
+    "RaftEntry",
+    "StateFileCorrupted",
+    "decode_state",
+    "encode_state",
+    "pack_raft_dump",
+    "unpack_raft_dump",
+]
 
 _STATE_MAGIC = b"WHMS"
 _DUMP_MAGIC = b"WHRD"
@@ -68,7 +80,9 @@ def _topic(t: Topic) -> dict[str, Any]:
         "message_expiry": t.message_expiry,
         "max_topic_size": t.max_topic_size,
         "replication_factor": t.replication_factor,
-        "partitions": [[p.id, p.created_at, list(p.replicas), p.leader, p.epoch] for p in t.partitions],
+        "partitions": [
+            [p.id, p.created_at, list(p.replicas), p.leader, p.epoch] for p in t.partitions
+        ],
         "group_ids": _slab(t.group_ids),
         "groups": [
             {
@@ -160,7 +174,9 @@ def _from_json(d: dict[str, Any]) -> MetadataState:
         st.stream_by_name[s.name] = s.id
     for ud in d["users"]:
         perms = None if ud["permissions"] is None else Permissions.from_json(ud["permissions"])
-        u = User(ud["id"], ud["username"], ud["password_hash"], ud["status"], perms, ud["created_at"])
+        u = User(
+            ud["id"], ud["username"], ud["password_hash"], ud["status"], perms, ud["created_at"]
+        )
         st.users[u.id] = u
         st.user_by_name[u.username] = u.id
     for p in d["pats"]:
@@ -190,7 +206,9 @@ def decode_state(data: bytes | bytearray | memoryview) -> MetadataState:
         raise StateFileCorrupted(f"unsupported metadata snapshot version {version}")
     body = raw[_STATE_HEAD.size :]
     if len(body) != length:
-        raise StateFileCorrupted(f"metadata snapshot body is {len(body)} bytes, header says {length}")
+        raise StateFileCorrupted(
+            f"metadata snapshot body is {len(body)} bytes, header says {length}"
+        )
     if zlib.crc32(body) != crc:
         raise StateFileCorrupted("metadata snapshot checksum mismatch")
     try:
@@ -199,8 +217,10 @@ def decode_state(data: bytes | bytearray | memoryview) -> MetadataState:
         raise StateFileCorrupted(f"metadata snapshot structure is invalid: {exc!r}") from None
 
 
-def pack_dump(meta: dict[str, Any], state_snapshot: bytes) -> bytes:
-    """Frame Raft bookkeeping (JSON-able ``meta``) with a state snapshot."""
+RaftEntry = tuple[bytes, int, int]  # (command bytes, raft index, term)
+
+
+def _pack_dump(meta: dict[str, Any], state_snapshot: bytes) -> bytes:
     meta_bytes = _canonical(meta)
     rest = meta_bytes + state_snapshot
     head = _DUMP_HEAD.pack(
@@ -209,8 +229,7 @@ def pack_dump(meta: dict[str, Any], state_snapshot: bytes) -> bytes:
     return head + rest
 
 
-def unpack_dump(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """Returns (meta, state snapshot bytes); raises StateFileCorrupted."""
+def _unpack_dump(data: bytes) -> tuple[dict[str, Any], bytes]:
     if len(data) < _DUMP_HEAD.size:
         raise StateFileCorrupted(f"metadata dump truncated: {len(data)} bytes")
     magic, version, reserved, meta_len, snap_len, crc = _DUMP_HEAD.unpack_from(data)
@@ -230,3 +249,25 @@ def unpack_dump(data: bytes) -> tuple[dict[str, Any], bytes]:
     if type(meta) is not dict:
         raise StateFileCorrupted("metadata dump header is not an object")
     return meta, rest[meta_len:]
+
+
+def pack_raft_dump(
+    last: RaftEntry, prev: RaftEntry, members: list[str], state_snapshot: bytes
+) -> bytes:
+    """The dump file: state at ``last`` (the last applied entry), ``prev`` before it."""
+    entries = [[base64.b64encode(e[0]).decode("ascii"), e[1], e[2]] for e in (last, prev)]
+    return _pack_dump({"entries": entries, "cluster": sorted(members)}, state_snapshot)
+
+
+def unpack_raft_dump(data: bytes) -> tuple[RaftEntry, RaftEntry, list[str], bytes]:
+    """Returns (last, prev, members, state snapshot); raises StateFileCorrupted.
+    The state snapshot itself is checked by :func:`decode_state`."""
+    meta, state_snapshot = _unpack_dump(data)
+    try:
+        last, prev = (
+            (base64.b64decode(e[0], validate=True), int(e[1]), int(e[2])) for e in meta["entries"]
+        )
+        members = [str(a) for a in meta["cluster"]]
+    except (KeyError, TypeError, ValueError, IndexError, binascii.Error) as exc:
+        raise StateFileCorrupted(f"metadata dump header is invalid: {exc!r}") from None
+    return last, prev, members, state_snapshot

@@ -5,19 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.model import ClusterNode
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions, TopicPermissions
+from whippet.metadata.permissions import (
+    GlobalPermissions,
+    Permissions,
+    StreamPermissions,
+    TopicPermissions,
+)
 from whippet.wire.errors import IggyError
 
 
 def node(i: int) -> ClusterNode:
-    return ClusterNode(i, f"node-{i}", f"10.0.0.{i}", 8090 + i, 8080 + i, 3000 + i, 8092 + i, f"10.0.0.{i}:9000")
+    return ClusterNode(
+        i, f"node-{i}", f"10.0.0.{i}", 8090 + i, 8080 + i, 3000 + i, 8092 + i, f"10.0.0.{i}:9000"
+    )
 
 
-def topic_cmd(stream_id: int = 0, name: str = "t", partitions: int = 3, rf: int = 1) -> c.CreateTopic:
+def topic_cmd(
+    stream_id: int = 0, name: str = "t", partitions: int = 3, rf: int = 1
+) -> c.CreateTopic:
     return c.CreateTopic(stream_id, name, partitions, 1, 0, 0, rf, 1_000)
 
 

@@ -17,7 +17,9 @@ from whippet.metadata.raft import MetadataStore
 
 
 async def main(data_dir: Path, address: str) -> None:
-    store = await MetadataStore.start(self_address=address, partners=[], data_dir=data_dir, password=None)
+    store = await MetadataStore.start(
+        self_address=address, partners=[], data_dir=data_dir, password=None
+    )
     print("ready", flush=True)
     i = 0
     while True:

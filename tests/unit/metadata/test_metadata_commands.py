@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.unit.metadata.metadata_helpers import ALL_COMMANDS
-
 from whippet.metadata import commands as c
 from whippet.wire.errors import InvalidCommand
+
+from tests.unit.metadata.metadata_helpers import ALL_COMMANDS
 
 
 def test_every_command_class_is_covered() -> None:
@@ -26,8 +26,14 @@ def test_roundtrip(cmd: c.Command) -> None:
 
 
 def test_golden_bytes() -> None:
-    assert c.CreateStream("orders", 5).encode() == b'\x01{"created_at":5,"name":"orders","op":"CreateStream"}'
-    assert c.UpdateUser(3, None, 2).encode() == b'\x01{"op":"UpdateUser","status":2,"user_id":3,"username":null}'
+    assert (
+        c.CreateStream("orders", 5).encode()
+        == b'\x01{"created_at":5,"name":"orders","op":"CreateStream"}'
+    )
+    assert (
+        c.UpdateUser(3, None, 2).encode()
+        == b'\x01{"op":"UpdateUser","status":2,"user_id":3,"username":null}'
+    )
 
 
 def _raw(body: dict[str, object]) -> bytes:

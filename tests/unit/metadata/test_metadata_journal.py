@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from whippet.metadata.journal import DurableJournal
 from whippet.wire.errors import StateFileCorrupted
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.unit.metadata.metadata_helpers import machine_with_topic, reject, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -15,6 +13,8 @@ from whippet.wire.errors import (
     StreamIdNotFound,
     TopicIdNotFound,
 )
+
+from tests.unit.metadata.metadata_helpers import machine_with_topic, reject, topic_cmd
 
 
 def _assignment(m: MetadataMachine, gid: int = 0) -> dict[tuple[int, int], list[int]]:
@@ -51,7 +51,9 @@ def test_group_rejections() -> None:
     ):
         reject(m, cmd, ConsumerGroupIdNotFound)
     reject(m, c.LeaveConsumerGroup(0, 0, 0, 1, 6), ConsumerGroupMemberNotFound)
-    reject(m, c.LeaveConsumerGroup(0, 0, 0, 2, 5), ConsumerGroupMemberNotFound)  # same client, other node
+    reject(
+        m, c.LeaveConsumerGroup(0, 0, 0, 2, 5), ConsumerGroupMemberNotFound
+    )  # same client, other node
     with pytest.raises(ConsumerGroupIdNotFound):
         m.group(0, 0, "G")
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.unit.metadata.metadata_helpers import machine_with_topic, node, reject, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -19,6 +17,8 @@ from whippet.wire.errors import (
     TopicIdNotFound,
     TopicNameAlreadyExists,
 )
+
+from tests.unit.metadata.metadata_helpers import machine_with_topic, node, reject, topic_cmd
 
 
 def test_create_stream_and_lookups() -> None:
@@ -92,8 +92,15 @@ def test_create_topic_places_partitions_round_robin() -> None:
     assert [p.replicas for p in t.partitions] == [[2, 5], [5, 9], [9, 2], [2, 5]]
     assert [p.leader for p in t.partitions] == [2, 5, 9, 2]
     assert all(p.epoch == 0 and p.created_at == 99 for p in t.partitions)
-    assert (t.compression, t.message_expiry, t.max_topic_size, t.replication_factor) == (2, 10, 20, 2)
-    placements = tuple(e.PartitionPlacement(p.id, tuple(p.replicas), p.leader, 0) for p in t.partitions)
+    assert (t.compression, t.message_expiry, t.max_topic_size, t.replication_factor) == (
+        2,
+        10,
+        20,
+        2,
+    )
+    placements = tuple(
+        e.PartitionPlacement(p.id, tuple(p.replicas), p.leader, 0) for p in t.partitions
+    )
     assert m.events == [e.TopicCreated(0, 0, placements)]
     # replication factor is capped at the node count; 0 means 1
     m.apply(c.CreateTopic(0, "big", 2, 1, 0, 0, 7, 0))
@@ -156,7 +163,13 @@ def test_update_delete_purge_topic() -> None:
     m = machine_with_topic()
     m.apply(c.UpdateTopic(0, 0, "t", 2, 5, 6, 0))  # same name is fine
     t = m.topic(0, 0)
-    assert (t.name, t.compression, t.message_expiry, t.max_topic_size, t.replication_factor) == ("t", 2, 5, 6, 1)
+    assert (t.name, t.compression, t.message_expiry, t.max_topic_size, t.replication_factor) == (
+        "t",
+        2,
+        5,
+        6,
+        1,
+    )
     m.apply(c.UpdateTopic(0, 0, "t2", 2, 5, 6, 3))
     assert m.events == [e.TopicUpdated(0, 0)]
     assert m.topic(0, "t2") is t and t.replication_factor == 3

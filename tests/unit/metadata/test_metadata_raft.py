@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.journal import DurableJournal
@@ -36,7 +35,11 @@ async def start(data_dir: Path, **kwargs: object) -> MetadataStore:
     # The address is the Raft identity and is stored in snapshots: keep it per dir.
     address = _ADDRESSES.setdefault(data_dir, free_address())
     return await MetadataStore.start(
-        self_address=address, partners=[], data_dir=data_dir, password=None, **kwargs  # type: ignore[arg-type]
+        self_address=address,
+        partners=[],
+        data_dir=data_dir,
+        password=None,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -213,7 +216,12 @@ async def test_propose_latency_single_member(tmp_path: Path) -> None:
 def test_acknowledged_changes_survive_kill_9(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(tmp_path), _ADDRESSES.setdefault(tmp_path, free_address())],
+        [
+            sys.executable,
+            str(CHILD),
+            str(tmp_path),
+            _ADDRESSES.setdefault(tmp_path, free_address()),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.raft import MetadataStore
@@ -72,13 +71,13 @@ async def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     try:
         await _until(lambda: sum(s.is_leader for s in stores) == 1)
         await asyncio.gather(*(s.wait_ready(10) for s in stores))
-        yield addresses, stores
+        yield stores
     finally:
         await asyncio.gather(*(s.close() for s in stores))
 
 
 async def test_agreement_follower_proposals_and_events_everywhere(cluster) -> None:  # type: ignore[no-untyped-def]
-    addresses, stores = cluster
+    stores = cluster
     leader = _leader(stores)
     followers = [s for s in stores if s is not leader]
     assert all(f.leader_address == leader.leader_address for f in followers)
@@ -107,11 +106,13 @@ async def test_agreement_follower_proposals_and_events_everywhere(cluster) -> No
 
 
 async def test_leader_failover(cluster) -> None:  # type: ignore[no-untyped-def]
-    addresses, stores = cluster
+    stores = cluster
     old = _leader(stores)
     await old.propose(c.CreateStream("before", 0))
     rest = [s for s in stores if s is not old]
-    await _until(lambda: all(s.status()["last_applied"] == old.status()["last_applied"] for s in rest))
+    await _until(
+        lambda: all(s.status()["last_applied"] == old.status()["last_applied"] for s in rest)
+    )
     await old.close()
     await _until(lambda: sum(s.is_leader for s in rest) == 1, timeout=10)
     follower = next(s for s in rest if not s.is_leader)
@@ -124,7 +125,9 @@ async def test_leader_failover(cluster) -> None:  # type: ignore[no-untyped-def]
 async def test_lagging_replica_catches_up_from_snapshot(tmp_path: Path) -> None:
     addresses = _addresses(3)
     stores = list(
-        await asyncio.gather(*(_start(addresses, i, tmp_path, compaction_entries=10) for i in range(3)))
+        await asyncio.gather(
+            *(_start(addresses, i, tmp_path, compaction_entries=10) for i in range(3))
+        )
     )
     try:
         await _until(lambda: sum(s.is_leader for s in stores) == 1)
@@ -145,3 +148,23 @@ async def test_lagging_replica_catches_up_from_snapshot(tmp_path: Path) -> None:
         await _converged(stores)
     finally:
         await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_dynamic_membership_add_member(tmp_path: Path) -> None:
+    a_addr, b_addr = _addresses(2)
+    a = await MetadataStore.start(
+        self_address=a_addr, partners=[], data_dir=tmp_path / "a", password=PASSWORD
+    )
+    b = None
+    try:
+        await a.propose(c.CreateStream("before", 0))
+        b = await MetadataStore.start(
+            self_address=b_addr, partners=[a_addr], data_dir=tmp_path / "b", password=PASSWORD
+        )
+        await a.add_member(b_addr)
+        await b.wait_ready(10)
+        assert a.status()["partners"] == [b_addr] and b.leader_address == a_addr
+        assert await b.propose(c.CreateStream("via-new-member", 0)) == 1
+        await _converged([a, b])
+    finally:
+        await asyncio.gather(*(s.close() for s in (a, b) if s is not None))

@@ -7,12 +7,12 @@ import struct
 import zlib
 
 import pytest
-
-from tests.unit.metadata.metadata_helpers import PERMS, machine_with_topic, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
-from whippet.metadata.snapshot import pack_dump, unpack_dump
+from whippet.metadata.snapshot import pack_raft_dump, unpack_raft_dump
 from whippet.wire.errors import StateFileCorrupted
+
+from tests.unit.metadata.metadata_helpers import PERMS, machine_with_topic, topic_cmd
 
 
 def _rich() -> MetadataMachine:
@@ -73,7 +73,10 @@ def test_snapshot_is_deterministic_regardless_of_insertion_order() -> None:
     b.apply(c.CreateStream("x", 0))
     b.apply(c.CreateStream("y", 0))
     assert a.snapshot() == b.snapshot()
-    assert MetadataMachine().snapshot() == MetadataMachine.restore(MetadataMachine().snapshot()).snapshot()
+    assert (
+        MetadataMachine().snapshot()
+        == MetadataMachine.restore(MetadataMachine().snapshot()).snapshot()
+    )
 
 
 def test_every_flipped_byte_is_detected() -> None:
@@ -101,16 +104,23 @@ def test_valid_checksum_but_bad_structure_is_detected() -> None:
         MetadataMachine.restore(data)
 
 
-def test_dump_roundtrip_and_corruption() -> None:
+def test_raft_dump_roundtrip_and_corruption() -> None:
     snap = _rich().snapshot()
-    meta = {"entries": [["AA==", 5, 2]], "cluster": ["a:1"]}
-    blob = pack_dump(meta, snap)
-    assert unpack_dump(blob) == (meta, snap)
+    last, prev = (b"\x00\x80\xffpickled", 12, 3), (b"\x01", 11, 3)
+    blob = pack_raft_dump(last, prev, ["b:2", "a:1"], snap)
+    assert unpack_raft_dump(blob) == (last, prev, ["a:1", "b:2"], snap)
     for i in range(0, len(blob), 7):
         bad = bytearray(blob)
         bad[i] ^= 1
         with pytest.raises(StateFileCorrupted):
-            unpack_dump(bytes(bad))
+            unpack_raft_dump(bytes(bad))
     for n in (0, 10, len(blob) - 1):
         with pytest.raises(StateFileCorrupted):
-            unpack_dump(blob[:n])
+            unpack_raft_dump(blob[:n])
+
+
+def test_raft_dump_with_bad_header_structure() -> None:
+    meta = json.dumps({"entries": [["!!", 1, 1]], "cluster": []}).encode()
+    head = struct.pack("<4sB3sIII", b"WHRD", 1, b"\0\0\0", len(meta), 0, zlib.crc32(meta))
+    with pytest.raises(StateFileCorrupted, match="header"):
+        unpack_raft_dump(head + meta)
