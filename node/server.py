@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from whippet.metadata import commands as mc
+from whippet.metadata.model import ClusterNode
 from whippet.metadata.permissions import ROOT_PERMISSIONS
 from whippet.metadata.raft import MetadataStore
 from whippet.node import auth
@@ -24,10 +25,11 @@ from whippet.node.config import NodeConfig
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
+from whippet.node.retention import run_cleaner
 from whippet.node.session import ClientRegistry, Session
 from whippet.node.transports.binary import serve_binary
 from whippet.storage.log import LogConfig
-from whippet.wire.errors import IggyError
+from whippet.wire.errors import IggyError, UserAlreadyExists
 
 __all__ = ["Node", "now_us"]
 
@@ -63,6 +65,7 @@ class Node:
         self._lock_fd: int | None = None
         self._stopped = asyncio.Event()
         self.fatal_error: BaseException | None = None
+        self._cleaner: asyncio.Task[None] | None = None
 
     # --- lifecycle ---
     async def start(self) -> None:
@@ -70,28 +73,51 @@ class Node:
         self._lock_data_dir()
         meta_dir = self.data_dir / "metadata"
         meta_dir.mkdir(exist_ok=True)
+        raft_address = self._raft_address()
         self.meta = await MetadataStore.start(
-            self_address=self._raft_address(),
-            partners=[n for n in self.config.cluster_nodes if n != self._raft_address()],
+            self_address=raft_address,
+            partners=[n for n in self.config.cluster_nodes if n != raft_address],
             data_dir=meta_dir,
             password=self.config.cluster_secret or None,
         )
-        self.meta.subscribe(self._on_event)
+        # Read the state and subscribe under one lock hold: no event is missed or seen twice.
+        with self.meta.lock:
+            self._open_logs()
+            self.meta.subscribe(self._on_event)
         await self._ensure_root_user()
         await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
-        self._open_logs()
         self.durability.start(self.partitions)
+        # Bind every listener first so the node registers its real ports, then serve.
         host = self.config.host
-        tcp = await serve_binary(self, host, self.config.tcp_port)
+        tcp = await serve_binary(self, host, self.config.tcp_port, start_serving=False)
         self._servers.append(tcp)
         self.ports["tcp"] = tcp.sockets[0].getsockname()[1]
         await self._start_extra_transports()
+        await self.meta.propose(mc.RegisterNode(node=self._cluster_node(raft_address)))
+        for server in self._servers:
+            await server.start_serving()
+        if self.config.retention_cleaner_enabled:
+            self._cleaner = asyncio.get_running_loop().create_task(run_cleaner(self))
         log.info("node %s ready: tcp %s:%s, data in %s", self.node_id, host, self.ports["tcp"], self.data_dir)
+
+    def _cluster_node(self, raft_address: str) -> ClusterNode:
+        return ClusterNode(
+            id=self.node_id,
+            name=f"whippet-node-{self.node_id}",
+            host=self.config.advertised_host or self.config.host,
+            tcp_port=self.ports.get("tcp", 0),
+            quic_port=self.ports.get("quic", 0),
+            http_port=self.ports.get("http", 0),
+            ws_port=self.ports.get("ws", 0),
+            raft_address=raft_address,
+        )
 
     async def _start_extra_transports(self) -> None:
         """HTTP, WebSocket and QUIC listeners join here as they are built."""
 
     async def stop(self) -> None:
+        if self._cleaner is not None:
+            self._cleaner.cancel()
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -132,9 +158,8 @@ class Node:
 
     async def _ensure_root_user(self) -> None:
         with self.meta.lock:
-            has_root = any(u.id == 0 for u in self.meta.machine.users())
-        if has_root:
-            return
+            if self.meta.machine.users():
+                return
         cfg = self.config
         username, password, printed = "iggy", "iggy", False
         if cfg.auth_root_username:
@@ -148,11 +173,15 @@ class Node:
             permissions=ROOT_PERMISSIONS,
             created_at=now_us(),
         )
-        await self.meta.propose(cmd)
+        try:
+            await self.meta.propose(cmd)
+        except UserAlreadyExists:  # another node of the cluster created it first
+            return
         if printed:
             print(f"Root user created: username={username} password={password}", flush=True)
 
     def _open_logs(self) -> None:
+        """Open every partition log metadata places on this node (call under the lock or on events)."""
         with self.meta.lock:
             keys = [
                 (s.id, t.id, p.id)
@@ -168,7 +197,7 @@ class Node:
     def _on_event(self, event: Any) -> None:
         name = type(event).__name__
         try:
-            if name in ("TopicCreated", "PartitionsCreated"):
+            if name in ("TopicCreated", "PartitionsCreated", "PartitionsPlaced", "StateRestored"):
                 self._open_logs()
             elif name == "PartitionsDeleted":
                 for pid in event.partition_ids:
@@ -178,6 +207,8 @@ class Node:
                 self.balanced_counters.pop((event.stream_id, event.topic_id), None)
             elif name == "StreamDeleted":
                 self.partitions.remove_stream(event.stream_id)
+                for topic_id in event.topic_ids:
+                    self.balanced_counters.pop((event.stream_id, topic_id), None)
             elif name == "TopicPurged":
                 self.partitions.purge(self.partitions.of_topic(event.stream_id, event.topic_id))
             elif name == "StreamPurged":

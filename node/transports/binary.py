@@ -128,7 +128,11 @@ class BinaryProtocol(asyncio.Protocol):
         transport.close()
 
 
-async def serve_binary(node: Node, host: str, port: int, ssl: Any = None, kind: int = TRANSPORT_TCP) -> asyncio.Server:
+async def serve_binary(
+    node: Node, host: str, port: int, *, ssl: Any = None, kind: int = TRANSPORT_TCP, start_serving: bool = True
+) -> asyncio.Server:
     """Listen for binary-protocol connections on ``host:port`` (port 0 picks a free one)."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: BinaryProtocol(node, kind), host, port, ssl=ssl, reuse_address=True)
+    return await loop.create_server(
+        lambda: BinaryProtocol(node, kind), host, port, ssl=ssl, reuse_address=True, start_serving=start_serving
+    )
