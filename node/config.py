@@ -31,11 +31,34 @@ class NodeConfig:
     data_dir: str = "data"
     host: str = "127.0.0.1"
     advertised_host: str = ""
-    # transports
+    # transports ([tcp] port, [http] enabled, ...); port 0 picks a free port
     tcp_port: int = 8090
     http_port: int = 3000
     quic_port: int = 8080
     ws_port: int = 8092
+    http_enabled: bool = True
+    quic_enabled: bool = True
+    ws_enabled: bool = True
+    # [tcp_tls] / [http_tls] / [ws_tls] / [quic_tls]: TLS from PEM files; QUIC is always TLS and
+    # generates a self-signed localhost certificate when no files are given
+    tcp_tls_enabled: bool = False
+    tcp_tls_cert_file: str = ""
+    tcp_tls_key_file: str = ""
+    http_tls_enabled: bool = False
+    http_tls_cert_file: str = ""
+    http_tls_key_file: str = ""
+    ws_tls_enabled: bool = False
+    ws_tls_cert_file: str = ""
+    ws_tls_key_file: str = ""
+    quic_tls_cert_file: str = ""
+    quic_tls_key_file: str = ""
+    # [http] JWT and limits
+    http_jwt_secret: str = ""
+    http_jwt_expiry_s: int = 3600
+    http_max_request_size: int = 2 * 1024 * 1024
+    # [encryption]: AES-256-GCM of message payloads and user headers at rest
+    encryption_enabled: bool = False
+    encryption_key: str = ""
     # [storage]
     storage_fsync: str = "always"
     storage_fsync_interval_ms: int = 1000
@@ -60,11 +83,16 @@ class NodeConfig:
     # [heartbeat]
     heartbeat_enabled: bool = False
     heartbeat_interval_ms: int = 5000
-    # [cluster]
+    # [cluster]: ``nodes`` lists every member as "id@host:raft_port" (this node included);
+    # empty = a one-node cluster. The replication gRPC port defaults to raft_port + 1.
     cluster_name: str = "whippet"
     cluster_nodes: tuple[str, ...] = field(default_factory=tuple)
     cluster_raft_port: int = 0
+    cluster_replication_port: int = 0
     cluster_secret: str = ""
+    cluster_ack: str = "quorum"
+    # [metrics]: Prometheus text on the HTTP port at /metrics
+    metrics_enabled: bool = True
     # [log]
     log_level: str = "INFO"
 

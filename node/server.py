@@ -66,6 +66,7 @@ class Node:
         self._stopped = asyncio.Event()
         self.fatal_error: BaseException | None = None
         self._cleaner: asyncio.Task[None] | None = None
+        self._closers: list[Any] = []
 
     # --- lifecycle ---
     async def start(self) -> None:
@@ -113,7 +114,23 @@ class Node:
         )
 
     async def _start_extra_transports(self) -> None:
-        """HTTP, WebSocket and QUIC listeners join here as they are built."""
+        """HTTP, WebSocket and QUIC: each lives in ``node/transports/<name>.py`` and exposes
+        ``async def start(node, host, port) -> (bound_port, async_closer)``."""
+        import importlib
+        import importlib.util
+
+        cfg = self.config
+        for name, enabled, port in (
+            ("http", cfg.http_enabled, cfg.http_port),
+            ("ws", cfg.ws_enabled, cfg.ws_port),
+            ("quic", cfg.quic_enabled, cfg.quic_port),
+        ):
+            module_name = f"whippet.node.transports.{name}"
+            if not enabled or importlib.util.find_spec(module_name) is None:
+                continue
+            module = importlib.import_module(module_name)
+            self.ports[name], closer = await module.start(self, cfg.host, port)
+            self._closers.append(closer)
 
     async def stop(self) -> None:
         if self._cleaner is not None:
@@ -123,6 +140,9 @@ class Node:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
         await self.durability.stop()
         self.partitions.sync_all()
         self.partitions.close_all()
@@ -151,10 +171,20 @@ class Node:
         self._lock_fd = fd
 
     def _raft_address(self) -> str:
-        port = self.config.cluster_raft_port or (self.config.tcp_port + 10_000 if self.config.tcp_port else 0)
-        if port == 0:
-            port = _free_port(self.config.host)
-        return f"{self.config.host}:{port}"
+        """This node's Raft identity: configured, else the one chosen on first start.
+
+        The address is stored in the metadata snapshots, so it must not change
+        across restarts; a single node that was given no Raft port picks a free one
+        once and keeps it in ``metadata/raft-address``.
+        """
+        if self.config.cluster_raft_port:
+            return f"{self.config.host}:{self.config.cluster_raft_port}"
+        remembered = self.data_dir / "metadata" / "raft-address"
+        if remembered.exists():
+            return remembered.read_text().strip()
+        address = f"{self.config.host}:{_free_port(self.config.host)}"
+        remembered.write_text(address + "\n")
+        return address
 
     async def _ensure_root_user(self) -> None:
         with self.meta.lock:
