@@ -13,11 +13,13 @@ from datetime import timedelta
 import pytest
 from apache_iggy import AutoCommit, AutoCommitWhen, IggyClient, PollingStrategy, SendMessage
 
+from tests.compat.transports import connection_string
+
 pytestmark = pytest.mark.asyncio
 
 
-async def connect(node, username: str = "iggy", password: str = "iggy") -> IggyClient:
-    client = IggyClient(node.address)
+async def connect(node, transport: str = "tcp", username: str = "iggy", password: str = "iggy") -> IggyClient:
+    client = IggyClient.from_connection_string(connection_string(node, transport, username, password))
     await client.connect()
     await client.login_user(username, password)
     return client
@@ -29,6 +31,7 @@ async def make_topic(client: IggyClient, stream: str = "s1", topic: str = "t1", 
 
 
 async def test_ping_login_and_wrong_password(node) -> None:
+    # TCP only: a 0.8 connection string always carries credentials and logs in on connect.
     client = IggyClient(node.address)
     await client.connect()
     await client.ping()
@@ -41,6 +44,7 @@ async def test_ping_login_and_wrong_password(node) -> None:
 
 
 async def test_commands_need_login(node) -> None:
+    # TCP only: a 0.8 connection string always carries credentials and logs in on connect.
     client = IggyClient(node.address)
     await client.connect()
     with pytest.raises(RuntimeError):
@@ -49,8 +53,8 @@ async def test_commands_need_login(node) -> None:
     assert await client.get_stream("denied") is None
 
 
-async def test_streams(node) -> None:
-    client = await connect(node)
+async def test_streams(node, transport) -> None:
+    client = await connect(node, transport)
     await client.create_stream("orders")
     await client.create_stream("payments")
     by_name = await client.get_stream("orders")
@@ -64,8 +68,8 @@ async def test_streams(node) -> None:
         await client.create_stream("orders")
 
 
-async def test_topics(node) -> None:
-    client = await connect(node)
+async def test_topics(node, transport) -> None:
+    client = await connect(node, transport)
     await client.create_stream("s")
     await client.create_topic(
         "s", "events", partitions_count=3, message_expiry=timedelta(hours=1), replication_factor=1
@@ -83,8 +87,8 @@ async def test_topics(node) -> None:
     assert stream.topics_count == 1
 
 
-async def test_send_and_poll_every_strategy(node) -> None:
-    client = await connect(node)
+async def test_send_and_poll_every_strategy(node, transport) -> None:
+    client = await connect(node, transport)
     await make_topic(client)
     before = time.time_ns() // 1000
     await client.send_messages("s1", "t1", 0, [SendMessage(f"m{i}") for i in range(5)])
@@ -119,8 +123,8 @@ async def test_send_and_poll_every_strategy(node) -> None:
     assert topic.messages_count == 8
 
 
-async def test_send_errors(node) -> None:
-    client = await connect(node)
+async def test_send_errors(node, transport) -> None:
+    client = await connect(node, transport)
     await make_topic(client, partitions=2)
     with pytest.raises(RuntimeError):
         await client.send_messages("s1", "t1", 5, [SendMessage("x")])  # no partition 5
@@ -134,8 +138,8 @@ async def test_send_errors(node) -> None:
     assert [m.payload() for m in got] == [b"only-on-1"] and got[0].partition_id() == 1
 
 
-async def test_consumer_group_iter_messages(node) -> None:
-    client = await connect(node)
+async def test_consumer_group_iter_messages(node, transport) -> None:
+    client = await connect(node, transport)
     await make_topic(client, partitions=2)
     for p in range(2):
         await client.send_messages("s1", "t1", p, [SendMessage(f"p{p}-{i}") for i in range(5)])
@@ -161,8 +165,8 @@ async def test_consumer_group_iter_messages(node) -> None:
     assert sorted(seen) == sorted(f"p{p}-{i}".encode() for p in range(2) for i in range(5))
 
 
-async def test_consumer_group_consume_messages_and_offsets(node) -> None:
-    client = await connect(node)
+async def test_consumer_group_consume_messages_and_offsets(node, transport) -> None:
+    client = await connect(node, transport)
     await make_topic(client, partitions=1)
     await client.send_messages("s1", "t1", 0, [SendMessage(f"m{i}") for i in range(6)])
     consumer = await client.consumer_group(
