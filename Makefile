@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ./data
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean proto
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/pip install -q ruff
 	$(BIN)/ruff check .
+
+# Regenerate the gRPC code from proto/ (committed; tests/unit/replication checks it is fresh).
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=replication/_pb \
+		--grpc_python_out=replication/_pb --pyi_out=replication/_pb proto/replication.proto
+	sed -i 's/^import replication_pb2 as/from . import replication_pb2 as/' replication/_pb/replication_pb2_grpc.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,124 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PartitionRef(_message.Message):
+    __slots__ = ("stream_id", "topic_id", "partition_id")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: int
+    topic_id: int
+    partition_id: int
+    def __init__(self, stream_id: _Optional[int] = ..., topic_id: _Optional[int] = ..., partition_id: _Optional[int] = ...) -> None: ...
+
+class EpochStart(_message.Message):
+    __slots__ = ("epoch", "start_offset")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    START_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    start_offset: int
+    def __init__(self, epoch: _Optional[int] = ..., start_offset: _Optional[int] = ...) -> None: ...
+
+class FetchRequest(_message.Message):
+    __slots__ = ("partition", "follower_id", "leader_epoch", "fetch_offset", "max_bytes", "max_wait_ms")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    FETCH_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    partition: PartitionRef
+    follower_id: int
+    leader_epoch: int
+    fetch_offset: int
+    max_bytes: int
+    max_wait_ms: int
+    def __init__(self, partition: _Optional[_Union[PartitionRef, _Mapping]] = ..., follower_id: _Optional[int] = ..., leader_epoch: _Optional[int] = ..., fetch_offset: _Optional[int] = ..., max_bytes: _Optional[int] = ..., max_wait_ms: _Optional[int] = ...) -> None: ...
+
+class FetchResponse(_message.Message):
+    __slots__ = ("status", "leader_epoch", "high_watermark", "log_end", "first_offset", "count", "records", "ends", "epochs", "truncate_to")
+    class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        OK: _ClassVar[FetchResponse.Status]
+        NOT_LEADER: _ClassVar[FetchResponse.Status]
+        STALE_EPOCH: _ClassVar[FetchResponse.Status]
+        OUT_OF_RANGE: _ClassVar[FetchResponse.Status]
+    OK: FetchResponse.Status
+    NOT_LEADER: FetchResponse.Status
+    STALE_EPOCH: FetchResponse.Status
+    OUT_OF_RANGE: FetchResponse.Status
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LEADER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HIGH_WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    LOG_END_FIELD_NUMBER: _ClassVar[int]
+    FIRST_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    ENDS_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATE_TO_FIELD_NUMBER: _ClassVar[int]
+    status: FetchResponse.Status
+    leader_epoch: int
+    high_watermark: int
+    log_end: int
+    first_offset: int
+    count: int
+    records: bytes
+    ends: bytes
+    epochs: _containers.RepeatedCompositeFieldContainer[EpochStart]
+    truncate_to: int
+    def __init__(self, status: _Optional[_Union[FetchResponse.Status, str]] = ..., leader_epoch: _Optional[int] = ..., high_watermark: _Optional[int] = ..., log_end: _Optional[int] = ..., first_offset: _Optional[int] = ..., count: _Optional[int] = ..., records: _Optional[bytes] = ..., ends: _Optional[bytes] = ..., epochs: _Optional[_Iterable[_Union[EpochStart, _Mapping]]] = ..., truncate_to: _Optional[int] = ...) -> None: ...
+
+class EpochEndRequest(_message.Message):
+    __slots__ = ("partition", "epoch")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    partition: PartitionRef
+    epoch: int
+    def __init__(self, partition: _Optional[_Union[PartitionRef, _Mapping]] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class EpochEndResponse(_message.Message):
+    __slots__ = ("found", "epoch", "end_offset", "log_end", "last_epoch")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    END_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LOG_END_FIELD_NUMBER: _ClassVar[int]
+    LAST_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    epoch: int
+    end_offset: int
+    log_end: int
+    last_epoch: int
+    def __init__(self, found: _Optional[bool] = ..., epoch: _Optional[int] = ..., end_offset: _Optional[int] = ..., log_end: _Optional[int] = ..., last_epoch: _Optional[int] = ...) -> None: ...
+
+class ForwardRequest(_message.Message):
+    __slots__ = ("code", "payload", "origin_node_id", "client_id", "user_id", "has_user", "hops")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_USER_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    payload: bytes
+    origin_node_id: int
+    client_id: int
+    user_id: int
+    has_user: bool
+    hops: int
+    def __init__(self, code: _Optional[int] = ..., payload: _Optional[bytes] = ..., origin_node_id: _Optional[int] = ..., client_id: _Optional[int] = ..., user_id: _Optional[int] = ..., has_user: _Optional[bool] = ..., hops: _Optional[int] = ...) -> None: ...
+
+class ForwardResponse(_message.Message):
+    __slots__ = ("status", "payload")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    status: int
+    payload: bytes
+    def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
