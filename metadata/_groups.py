@@ -11,7 +11,7 @@ identified by (node_id, client_id): client ids are per node.
 
 from __future__ import annotations
 
-from whippet.metadata import _lookup
+from whippet.metadata import _lookup, _offsets
 from whippet.metadata.commands import (
     CreateConsumerGroup,
     DeleteConsumerGroup,
@@ -68,6 +68,7 @@ def delete_group(st: MetadataState, cmd: DeleteConsumerGroup, ev: list[Event]) -
     del t.consumer_groups[g.id]
     del t.group_by_name[g.name]
     t.group_ids.release(g.id)
+    _offsets.clear_group(t, g.id)
     ev.append(GroupDeleted(t.stream_id, t.id, g.id))
 
 

@@ -3,9 +3,10 @@ and its command handlers)."""
 
 from __future__ import annotations
 
-from whippet.metadata.model import ConsumerGroup, MetadataState, Stream, Topic, User
+from whippet.metadata.model import ConsumerGroup, MetadataState, Partition, Stream, Topic, User
 from whippet.wire.errors import (
     ConsumerGroupIdNotFound,
+    PartitionNotFound,
     ResourceNotFound,
     StreamIdNotFound,
     TopicIdNotFound,
@@ -50,3 +51,11 @@ def user(state: MetadataState, key: Key) -> User:
     if found is None:
         raise ResourceNotFound(f"user {key!r} not found")
     return found
+
+
+def partition(state: MetadataState, stream_key: Key, topic_key: Key, partition_id: int) -> Partition:
+    """Raises StreamIdNotFound, TopicIdNotFound or PartitionNotFound (3007)."""
+    t = topic(state, stream_key, topic_key)
+    if not 0 <= partition_id < len(t.partitions):
+        raise PartitionNotFound(f"partition {partition_id} not found in topic {t.id}")
+    return t.partitions[partition_id]

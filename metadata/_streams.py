@@ -7,7 +7,7 @@ events they cause to ``ev`` and return the command's result.
 
 from __future__ import annotations
 
-from whippet.metadata import _lookup
+from whippet.metadata import _lookup, _offsets
 from whippet.metadata._groups import rebalance_topic
 from whippet.metadata.commands import (
     ChangePartitionLeader,
@@ -111,6 +111,8 @@ def delete_stream(st: MetadataState, cmd: DeleteStream, ev: list[Event]) -> None
 
 def purge_stream(st: MetadataState, cmd: PurgeStream, ev: list[Event]) -> None:
     s = _lookup.stream(st, cmd.stream_id)
+    for t in s.topics.values():
+        _offsets.clear_topic(t)
     ev.append(StreamPurged(s.id, tuple(sorted(s.topics))))
 
 
@@ -168,6 +170,7 @@ def delete_topic(st: MetadataState, cmd: DeleteTopic, ev: list[Event]) -> None:
 
 def purge_topic(st: MetadataState, cmd: PurgeTopic, ev: list[Event]) -> None:
     t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    _offsets.clear_topic(t)
     ev.append(TopicPurged(t.stream_id, t.id, tuple(range(len(t.partitions)))))
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "CreateTopic",
     "CreateUser",
     "DeleteConsumerGroup",
+    "DeleteConsumerOffset",
     "DeletePartitions",
     "DeletePersonalAccessToken",
     "DeleteStream",
@@ -48,6 +49,7 @@ __all__ = [
     "PurgeStream",
     "PurgeTopic",
     "RegisterNode",
+    "StoreConsumerOffset",
     "UpdatePermissions",
     "UpdateStream",
     "UpdateTopic",
@@ -257,6 +259,28 @@ class DropNodeMemberships(Command):
     node_id: int
 
 
+# --- consumer offsets ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StoreConsumerOffset(Command):
+    """kind 1 = consumer, 2 = consumer group (consumer_id is then the group id)."""
+
+    stream_id: int
+    topic_id: int
+    partition_id: int
+    kind: int
+    consumer_id: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteConsumerOffset(Command):
+    stream_id: int
+    topic_id: int
+    partition_id: int
+    kind: int
+    consumer_id: int
+
+
 # --- cluster ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RegisterNode(Command):
@@ -272,6 +296,7 @@ _COMMANDS: dict[str, type[Command]] = {
         CreateUser, UpdateUser, UpdatePermissions, ChangePassword, DeleteUser,
         CreatePersonalAccessToken, DeletePersonalAccessToken,
         CreateConsumerGroup, DeleteConsumerGroup, JoinConsumerGroup, LeaveConsumerGroup,
+        StoreConsumerOffset, DeleteConsumerOffset,
         DropClientMemberships, DropNodeMemberships, RegisterNode,
     )
 }  # fmt: skip

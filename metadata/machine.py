@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from whippet.metadata import _groups, _lookup, _streams, _users
+from whippet.metadata import _groups, _lookup, _offsets, _streams, _users
 from whippet.metadata import commands as c
 from whippet.metadata.events import Event
 from whippet.metadata.model import (
@@ -32,7 +32,7 @@ from whippet.metadata.model import (
     User,
 )
 from whippet.metadata.snapshot import decode_state, encode_state
-from whippet.wire.errors import InvalidCommand, PartitionNotFound
+from whippet.wire.errors import InvalidCommand
 
 __all__ = ["MetadataMachine"]
 
@@ -65,6 +65,8 @@ _HANDLERS: dict[type[c.Command], _Handler] = {
     c.LeaveConsumerGroup: _groups.leave_group,
     c.DropClientMemberships: _groups.drop_client,
     c.DropNodeMemberships: _groups.drop_node,
+    c.StoreConsumerOffset: _offsets.store_offset,
+    c.DeleteConsumerOffset: _offsets.delete_offset,
 }
 
 
@@ -124,10 +126,7 @@ class MetadataMachine:
 
     def partition(self, stream_key: Key, topic_key: Key, partition_id: int) -> Partition:
         """Raises StreamIdNotFound, TopicIdNotFound or PartitionNotFound (3007)."""
-        t = self.topic(stream_key, topic_key)
-        if not 0 <= partition_id < len(t.partitions):
-            raise PartitionNotFound(f"partition {partition_id} not found in topic {t.id}")
-        return t.partitions[partition_id]
+        return _lookup.partition(self.state, stream_key, topic_key, partition_id)
 
     def group(self, stream_key: Key, topic_key: Key, group_key: Key) -> ConsumerGroup:
         """Raises StreamIdNotFound, TopicIdNotFound or ConsumerGroupIdNotFound (5000)."""

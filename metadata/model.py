@@ -75,6 +75,9 @@ class Partition:
     replicas: list[int]
     leader: int
     epoch: int = 0
+    #: stored consumer offsets, (kind, consumer id) -> offset; kind 1 consumer, 2 group.
+    #: Replicated with the metadata so they survive a partition leader failover.
+    offsets: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

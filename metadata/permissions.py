@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
+    "ROOT_PERMISSIONS",
     "GlobalPermissions",
+    "Permissions",
     "StreamPermissions",
     "TopicPermissions",
-    "Permissions",
-    "ROOT_PERMISSIONS",
 ]
 
 

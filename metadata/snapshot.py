@@ -81,7 +81,9 @@ def _topic(t: Topic) -> dict[str, Any]:
         "max_topic_size": t.max_topic_size,
         "replication_factor": t.replication_factor,
         "partitions": [
-            [p.id, p.created_at, list(p.replicas), p.leader, p.epoch] for p in t.partitions
+            [p.id, p.created_at, list(p.replicas), p.leader, p.epoch,
+             [[k, c, o] for (k, c), o in sorted(p.offsets.items())]]
+            for p in t.partitions
         ],
         "group_ids": _slab(t.group_ids),
         "groups": [
@@ -146,7 +148,10 @@ def _topic_from(stream_id: int, d: dict[str, Any]) -> Topic:
         stream_id=stream_id,
         name=d["name"],
         created_at=d["created_at"],
-        partitions=[Partition(p[0], p[1], list(p[2]), p[3], p[4]) for p in d["partitions"]],
+        partitions=[
+            Partition(p[0], p[1], list(p[2]), p[3], p[4], {(o[0], o[1]): o[2] for o in p[5]})
+            for p in d["partitions"]
+        ],
         compression=d["compression"],
         message_expiry=d["message_expiry"],
         max_topic_size=d["max_topic_size"],

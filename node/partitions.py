@@ -15,7 +15,6 @@ from pathlib import Path
 
 from whippet.storage import layout
 from whippet.storage.log import LogConfig, PartitionLog
-from whippet.storage.offsets import ConsumerOffsets
 from whippet.wire.errors import PartitionNotFound
 
 __all__ = ["PartitionHandle", "PartitionRegistry"]
@@ -29,7 +28,6 @@ Key = tuple[int, int, int]
 class PartitionHandle:
     key: Key
     log: PartitionLog
-    offsets: ConsumerOffsets
 
 
 class PartitionRegistry:
@@ -44,6 +42,10 @@ class PartitionRegistry:
             raise PartitionNotFound()
         return handle
 
+    def local_log(self, stream_id: int, topic_id: int, partition_id: int) -> PartitionLog | None:
+        handle = self._open.get((stream_id, topic_id, partition_id))
+        return None if handle is None else handle.log
+
     def find(self, stream_id: int, topic_id: int, partition_id: int) -> PartitionHandle | None:
         return self._open.get((stream_id, topic_id, partition_id))
 
@@ -52,11 +54,7 @@ class PartitionRegistry:
         handle = self._open.get(key)
         if handle is None:
             directory = layout.partition_dir(self._root, stream_id, topic_id, partition_id)
-            handle = PartitionHandle(
-                key=key,
-                log=PartitionLog.open(directory, self._config),
-                offsets=ConsumerOffsets(layout.offsets_dir(directory)),
-            )
+            handle = PartitionHandle(key=key, log=PartitionLog.open(directory, self._config))
             self._open[key] = handle
         return handle
 
@@ -89,10 +87,9 @@ class PartitionRegistry:
         shutil.rmtree(layout.stream_dir(self._root, stream_id), ignore_errors=True)
 
     def purge(self, handles: list[PartitionHandle]) -> None:
-        """Delete every message and stored offset; offsets restart at 0."""
+        """Delete every message; offsets restart at 0 (stored consumer offsets are metadata's)."""
         for handle in handles:
             handle.log.purge()
-            handle.offsets.clear()
 
     def sync_all(self) -> None:
         for handle in self._open.values():

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from whippet.node.handlers._common import lowest_stored_offset
 from whippet.node.partitions import PartitionHandle
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def effective(value: int, default: int) -> int:
     return 0 if value in (0, _U64_MAX) else value
 
 
-def _shrink(handles: list[PartitionHandle], max_size: int) -> int:
+def _shrink(node: Node, handles: list[PartitionHandle], max_size: int) -> int:
     deleted = 0
     while sum(h.log.size_bytes for h in handles) >= max_size * 0.9:
         candidates = []
@@ -43,7 +44,7 @@ def _shrink(handles: list[PartitionHandle], max_size: int) -> int:
                 candidates.append((sealed[0].start_ts, h))
         progress = False
         for _, h in sorted(candidates, key=lambda c: c[0]):
-            if h.log.delete_oldest_segments(1, h.offsets.lowest()):
+            if h.log.delete_oldest_segments(1, lowest_stored_offset(node, *h.key)):
                 deleted += 1
                 progress = True
                 break
@@ -67,9 +68,9 @@ def clean_once(node: Node, now_us: int) -> int:
         handles = node.partitions.of_topic(stream_id, topic_id)
         if expiry:
             for h in handles:
-                deleted += h.log.expire(now_us, expiry, h.offsets.lowest())
+                deleted += h.log.expire(now_us, expiry, lowest_stored_offset(node, *h.key))
         if max_size:
-            deleted += _shrink(handles, max_size)
+            deleted += _shrink(node, handles, max_size)
     return deleted
 
 

@@ -27,6 +27,7 @@ from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
 from whippet.node.retention import run_cleaner
 from whippet.node.session import ClientRegistry, Session
+from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
 from whippet.storage.log import LogConfig
 from whippet.wire.errors import IggyError, UserAlreadyExists
@@ -90,7 +91,8 @@ class Node:
         self.durability.start(self.partitions)
         # Bind every listener first so the node registers its real ports, then serve.
         host = self.config.host
-        tcp = await serve_binary(self, host, self.config.tcp_port, start_serving=False)
+        tcp = await serve_binary(self, host, self.config.tcp_port, ssl=tls.context_for(self, "tcp"),
+                                 start_serving=False)
         self._servers.append(tcp)
         self.ports["tcp"] = tcp.sockets[0].getsockname()[1]
         await self._start_extra_transports()
@@ -243,9 +245,6 @@ class Node:
                 self.partitions.purge(self.partitions.of_topic(event.stream_id, event.topic_id))
             elif name == "StreamPurged":
                 self.partitions.purge(self.partitions.of_stream(event.stream_id))
-            elif name == "GroupDeleted":
-                for handle in self.partitions.of_topic(event.stream_id, event.topic_id):
-                    handle.offsets.delete(2, event.group_id)
         except Exception:  # a failing reaction must not stop metadata delivery
             log.exception("applying metadata event %s failed", name)
 

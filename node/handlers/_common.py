@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from whippet.node.session import Session
     from whippet.storage.log import PartitionLog
 
-__all__ = ["current_offset", "key", "permissions", "require", "stream_stats", "topic_stats"]
+__all__ = ["current_offset", "key", "lowest_stored_offset", "permissions", "require", "stream_stats", "topic_stats"]
 
 _NONE = Permissions()
 
@@ -22,6 +22,13 @@ _NONE = Permissions()
 def current_offset(plog: PartitionLog) -> int:
     """The protocol's ``current_offset``: the highest offset held, 0 when empty."""
     return plog.next_offset - 1 if plog.next_offset else 0
+
+
+def lowest_stored_offset(node: Node, stream_id: int, topic_id: int, partition_id: int) -> int | None:
+    """The consumer barrier of retention: the lowest offset any consumer or group stored."""
+    with node.meta.lock:
+        offsets = node.meta.machine.partition(stream_id, topic_id, partition_id).offsets
+        return min(offsets.values()) if offsets else None
 
 
 def key(identifier: Identifier) -> int | str:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import xxhash
 
+from whippet.metadata import commands as mc
+
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import current_offset, key, permissions, require
 from whippet.node.handlers.consumers import resolve_for_poll
@@ -86,11 +88,11 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
         require(perms.can_poll(topic.stream_id, topic.id))
         who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
-    if who.partition_id is None:
-        return PolledHead(partition_id=0, current_offset=0, count=0).encode()
+        if who.partition_id is None:
+            return PolledHead(partition_id=0, current_offset=0, count=0).encode()
+        stored = topic.partitions[who.partition_id].offsets.get((who.kind, who.consumer_id))
     handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
     plog = handle.log
-    stored = handle.offsets.get(who.kind, who.consumer_id) if req.strategy.kind == PollingKind.NEXT else None
     start = None if req.count == 0 else _start_offset(plog, req.strategy.kind, req.strategy.value, req.count, stored)
     head = PolledHead(partition_id=who.partition_id, current_offset=current_offset(plog), count=0)
     if start is None:
@@ -99,7 +101,12 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     if read.count == 0:
         return head.encode()
     if req.auto_commit:
-        handle.offsets.store(who.kind, who.consumer_id, read.first_offset + read.count - 1)
+        await node.meta.propose(
+            mc.StoreConsumerOffset(
+                stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
+                kind=who.kind, consumer_id=who.consumer_id, offset=read.first_offset + read.count - 1,
+            )
+        )
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = PolledHead(partition_id=who.partition_id, current_offset=head.current_offset, count=read.count)

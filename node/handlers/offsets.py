@@ -1,14 +1,15 @@
-"""Consumer offsets (120-122), stored beside the partition's log."""
+"""Consumer offsets (120-122), kept in the replicated metadata so a failover keeps them."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from whippet.metadata import commands as mc
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import current_offset, key, permissions, require
 from whippet.node.handlers.consumers import resolve_for_offsets
 from whippet.wire import codes, requests as rq
-from whippet.wire.errors import ConsumerOffsetNotFound, InvalidOffset, StreamIdNotFound, TopicIdNotFound
+from whippet.wire.errors import InvalidOffset, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import ConsumerOffsetInfo
 
 if TYPE_CHECKING:
@@ -32,13 +33,15 @@ async def get_consumer_offset(node: Node, session: Session, req: rq.GetConsumerO
         except (StreamIdNotFound, TopicIdNotFound):
             return b""
         who = resolve_for_offsets(node, session, req.consumer, topic, req.partition_id, need_membership=False)
-    assert who.partition_id is not None
-    handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
-    stored = handle.offsets.get(who.kind, who.consumer_id)
+        assert who.partition_id is not None
+        stored = topic.partitions[who.partition_id].offsets.get((who.kind, who.consumer_id))
     if stored is None:
         return b""
+    plog = node.partitions.local_log(topic.stream_id, topic.id, who.partition_id)
     return ConsumerOffsetInfo(
-        partition_id=who.partition_id, current_offset=current_offset(handle.log), stored_offset=stored
+        partition_id=who.partition_id,
+        current_offset=current_offset(plog) if plog is not None else stored,
+        stored_offset=stored,
     ).encode()
 
 
@@ -48,10 +51,15 @@ async def store_consumer_offset(node: Node, session: Session, req: rq.StoreConsu
         topic = _topic(node, session, req)
         who = resolve_for_offsets(node, session, req.consumer, topic, req.partition_id, need_membership=True)
     assert who.partition_id is not None
-    handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
-    if handle.log.next_offset == 0 or req.offset > current_offset(handle.log):
+    plog = node.partitions.get(topic.stream_id, topic.id, who.partition_id).log
+    if plog.next_offset == 0 or req.offset > current_offset(plog):
         raise InvalidOffset(f"offset {req.offset} is beyond the partition's current offset")
-    handle.offsets.store(who.kind, who.consumer_id, req.offset)
+    await node.meta.propose(
+        mc.StoreConsumerOffset(
+            stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
+            kind=who.kind, consumer_id=who.consumer_id, offset=req.offset,
+        )
+    )
     return b""
 
 
@@ -61,7 +69,10 @@ async def delete_consumer_offset(node: Node, session: Session, req: rq.DeleteCon
         topic = _topic(node, session, req)
         who = resolve_for_offsets(node, session, req.consumer, topic, req.partition_id, need_membership=True)
     assert who.partition_id is not None
-    handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
-    if not handle.offsets.delete(who.kind, who.consumer_id):
-        raise ConsumerOffsetNotFound()
+    await node.meta.propose(
+        mc.DeleteConsumerOffset(
+            stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
+            kind=who.kind, consumer_id=who.consumer_id,
+        )
+    )
     return b""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import current_offset, key, permissions, require
+from whippet.node.handlers._common import current_offset, key, lowest_stored_offset, permissions, require
 from whippet.node.handlers.streams import topic_info
 from whippet.node.server import now_us
 from whippet.wire import codes, requests as rq
@@ -163,5 +163,5 @@ async def delete_partitions(node: Node, session: Session, req: rq.DeletePartitio
 async def delete_segments(node: Node, session: Session, req: rq.DeleteSegments) -> Reply:
     sid, tid = _resolve_managed(node, session, req)
     handle = node.partitions.get(sid, tid, req.partition_id)
-    handle.log.delete_oldest_segments(req.segments_count, handle.offsets.lowest())
+    handle.log.delete_oldest_segments(req.segments_count, lowest_stored_offset(node, sid, tid, req.partition_id))
     return b""

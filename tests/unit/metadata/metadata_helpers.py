@@ -87,5 +87,7 @@ ALL_COMMANDS: list[Any] = [
     c.LeaveConsumerGroup(1, 2, 0, 1, 0xDEADBEEF),
     c.DropClientMemberships(1, 0xDEADBEEF),
     c.DropNodeMemberships(1),
+    c.StoreConsumerOffset(0, 0, 0, 1, 7, 3),
+    c.DeleteConsumerOffset(0, 0, 0, 2, 1),
     c.RegisterNode(node(2)),
 ]
