@@ -100,6 +100,25 @@ class NodeConfig:
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
+    def cluster_members(self) -> dict[int, str]:
+        """``cluster_nodes`` as {node id: "host:raft_port"} (empty for a one-node cluster)."""
+        members: dict[int, str] = {}
+        for entry in self.cluster_nodes:
+            ident, sep, address = entry.partition("@")
+            host, colon, port = address.rpartition(":")
+            if not sep or not colon or not ident.isdigit() or not port.isdigit() or not host:
+                raise ConfigError(f"cluster_nodes entry {entry!r}: expected id@host:raft_port")
+            if int(ident) in members:
+                raise ConfigError(f"cluster_nodes: node id {ident} is listed twice")
+            members[int(ident)] = f"{host}:{port}"
+        return members
+
+    def replication_address(self, raft_address: str) -> str:
+        """Where a member's replication gRPC listens: ``cluster_replication_port`` on its host
+        when set (uniform, as in a StatefulSet), else its raft port + 1."""
+        host, _, port = raft_address.rpartition(":")
+        return f"{host}:{self.cluster_replication_port or int(port) + 1}"
+
     def validate(self) -> NodeConfig:
         """Raise :class:`ConfigError` for values the node cannot run with."""
         for name in ("tcp_port", "http_port", "quic_port", "ws_port", "cluster_raft_port"):
@@ -116,6 +135,11 @@ class NodeConfig:
             raise ConfigError("auth_root_username and auth_root_password must be set together")
         if self.topic_replication_factor < 1:
             raise ConfigError("topic_replication_factor must be >= 1")
+        members = self.cluster_members()
+        if members and self.node_id not in members:
+            raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
+        if self.cluster_ack not in ("leader", "quorum", "all"):
+            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be leader, quorum or all")
         return self
 
 

@@ -293,6 +293,27 @@ class PartitionLog:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return ReadResult(offset, end - offset, data)
 
+    def read_with_ends(self, offset: int, count: int) -> tuple[ReadResult, np.ndarray]:
+        """:meth:`read` plus each record's end position in the returned bytes (uint32)."""
+        result = self.read(offset, count)
+        if result.count == 0:
+            return result, np.zeros(0, dtype=np.uint32)
+        parts: list[np.ndarray] = []
+        base = 0
+        cursor, end = result.first_offset, result.first_offset + result.count
+        i = bisect.bisect_right(self._starts, cursor) - 1
+        while cursor < end:
+            seg = self._segments[i]
+            rel = cursor - seg.start_offset
+            take = min(end - cursor, seg.count - rel)
+            if take > 0:
+                ends = seg.record_ends(rel, take)
+                parts.append(ends + np.uint32(base))
+                base += int(ends[-1])
+                cursor += take
+            i += 1
+        return result, (parts[0] if len(parts) == 1 else np.concatenate(parts))
+
     def offset_for_timestamp(self, ts_us: int) -> int | None:
         """First retained offset whose timestamp is >= ``ts_us``, or None."""
         for seg in self._segments:

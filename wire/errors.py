@@ -303,6 +303,7 @@ InvalidFormat = _define("InvalidFormat", 4)
 FeatureUnavailable = _define("FeatureUnavailable", 5)
 InvalidIdentifier = _define("InvalidIdentifier", 6)
 Disconnected = _define("Disconnected", 8)
+CannotEstablishConnection = _define("CannotEstablishConnection", 9)
 StateFileCorrupted = _define("StateFileCorrupted", 15)
 ResourceNotFound = _define("ResourceNotFound", 20)
 StaleClient = _define("StaleClient", 30)
@@ -323,6 +324,7 @@ InvalidPersonalAccessToken = _define("InvalidPersonalAccessToken", 53)
 PersonalAccessTokenExpired = _define("PersonalAccessTokenExpired", 54)
 UsersLimitReached = _define("UsersLimitReached", 55)
 NotConnected = _define("NotConnected", 61)
+ClientShutdown = _define("ClientShutdown", 63)
 InvalidEncryptionKey = _define("InvalidEncryptionKey", 70)
 CannotEncryptData = _define("CannotEncryptData", 71)
 CannotDecryptData = _define("CannotDecryptData", 72)
@@ -367,6 +369,14 @@ ConsumerGroupMemberNotFound = _define("ConsumerGroupMemberNotFound", 5006)
 CannotReadIndexPosition = _define("CannotReadIndexPosition", 10011)
 TaskTimeout = _define("TaskTimeout", 12001)
 
+# whippet's cluster edition: codes past Iggy 0.8's table (the 0.8 SDK reports them as "error").
+CODE_NAMES[12010] = "not_leader"
+CODE_NAMES[12011] = "replication_timeout"
+NotLeader = _define("NotLeader", 12010)
+NotLeader.retriable = True
+ReplicationTimeout = _define("ReplicationTimeout", 12011)
+ReplicationTimeout.retriable = True
+
 __all__ += [
     "GenericError",
     "InvalidCommand",
@@ -394,6 +404,8 @@ __all__ += [
     "PersonalAccessTokenExpired",
     "UsersLimitReached",
     "NotConnected",
+    "ClientShutdown",
+    "CannotEstablishConnection",
     "InvalidEncryptionKey",
     "CannotEncryptData",
     "CannotDecryptData",
@@ -437,4 +449,6 @@ __all__ += [
     "ConsumerGroupMemberNotFound",
     "CannotReadIndexPosition",
     "TaskTimeout",
+    "NotLeader",
+    "ReplicationTimeout",
 ]
