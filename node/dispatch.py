@@ -5,12 +5,14 @@ Handlers register themselves with :func:`handler` under the command code that
 handler returns the OK payload as ``bytes`` or as a list of buffers (a poll
 returns its 16-byte head and the file bytes separately so they are never joined
 in Python). Errors propagate as :class:`IggyError`; each transport turns them
-into a status frame in one place (:func:`error_frame`).
+into a status frame in one place (:func:`error_frame`). Every request is counted
+and timed here, once for all transports (``node.metrics``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Union
 
@@ -51,11 +53,17 @@ async def dispatch(node: Node, session: Session, code: int, payload: memoryview)
     fn = HANDLERS.get(code)
     if spec is None or fn is None:
         raise InvalidCommand(f"unknown command code {code}")
-    if spec.needs_auth and session.user_id is None:
-        raise Unauthenticated()
-    request = payload if spec.request is None else spec.request.decode(payload)
-    node.metrics.request(spec.name)
-    return await fn(node, session, request)
+    started = time.perf_counter()
+    try:
+        if spec.needs_auth and session.user_id is None:
+            raise Unauthenticated()
+        request = payload if spec.request is None else spec.request.decode(payload)
+        return await fn(node, session, request)
+    except Exception as exc:
+        node.metrics.request_failed(spec.name, exc)
+        raise
+    finally:
+        node.metrics.request(spec.name, session.transport, time.perf_counter() - started)
 
 
 def reply_buffers(reply: Reply) -> list[Any]:

@@ -6,11 +6,15 @@
 - ``never``: the OS writes pages back when it likes (kill -9 still loses nothing
   that was written, a power cut may).
 A failed fsync is fatal for the node: it is reported to ``on_fatal``.
+
+Every wait for an fsync is timed and handed to ``on_fsync`` (seconds) when set:
+the node's metrics set it, and a fsync that stalls the replies shows there first.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -32,11 +36,13 @@ class Durability:
         self._interval_ms = interval_ms
         self._flusher = Flusher(on_fatal=on_fatal)
         self._syncer: IntervalSyncer | None = None
+        #: called with the seconds each fsync wait took (set by ``NodeMetrics.watch``)
+        self.on_fsync: Callable[[float], None] | None = None
 
     def start(self, partitions: PartitionRegistry) -> None:
         if self.mode == "interval":
             self._syncer = IntervalSyncer(
-                self._flusher, lambda: [h.log for h in partitions.handles()], self._interval_ms
+                _Timed(self), lambda: [h.log for h in partitions.handles()], self._interval_ms  # type: ignore[arg-type]
             )
             self._syncer.start()
 
@@ -48,8 +54,29 @@ class Durability:
     async def appended(self, plog: PartitionLog) -> None:
         """Wait until an append to ``plog`` is as durable as the policy promises."""
         if self.mode == "always":
-            await self._flusher.sync(plog)
+            await self._sync(plog)
 
     async def flush(self, plog: PartitionLog) -> None:
         """An explicit flush (FlushUnsavedBuffer with fsync=1): always fsync."""
+        await self._sync(plog)
+
+    async def _sync(self, plog: PartitionLog) -> None:
+        observe = self.on_fsync
+        if observe is None:
+            await self._flusher.sync(plog)
+            return
+        started = time.perf_counter()
         await self._flusher.sync(plog)
+        observe(time.perf_counter() - started)
+
+
+class _Timed:
+    """What the interval syncer sees as its flusher: the same group commit, timed."""
+
+    __slots__ = ("_durability",)
+
+    def __init__(self, durability: Durability) -> None:
+        self._durability = durability
+
+    async def sync(self, plog: PartitionLog) -> None:
+        await self._durability._sync(plog)

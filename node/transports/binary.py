@@ -132,6 +132,8 @@ async def serve_binary(
     node: Node, host: str, port: int, *, ssl: Any = None, kind: int = TRANSPORT_TCP, start_serving: bool = True
 ) -> asyncio.Server:
     """Listen for binary-protocol connections on ``host:port`` (port 0 picks a free one)."""
+    # Every node starts this listener before serving: the metrics start reading the node here.
+    node.metrics.watch(node)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: BinaryProtocol(node, kind), host, port, ssl=ssl, reuse_address=True, start_serving=start_serving
