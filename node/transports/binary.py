@@ -24,12 +24,29 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
 
-__all__ = ["BinaryProtocol", "serve_binary"]
+__all__ = ["BinaryProtocol", "answer", "serve_binary"]
 
 log = logging.getLogger(__name__)
 
 _MAX_QUEUED = 16
 _CLOSING_CODES = {30, 100}  # StaleClient, ClientNotFound: sent, then the connection closes
+
+
+async def answer(node: Node, session: Session, code: int, payload: memoryview) -> tuple[list[Any], bool]:
+    """Run one request frame; return its response buffers and whether the connection must close.
+
+    Shared by every transport that carries binary frames (TCP, WebSocket, QUIC), so
+    the failure-to-status mapping and the closing rules live in one place. A
+    negative ``code`` stands for a frame that could not be read (``-status``).
+    """
+    if code < 0:
+        return [error_frame(IggyError.from_code(-code))], True
+    try:
+        return reply_buffers(await dispatch(node, session, code, payload)), False
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # every failure becomes a status frame, here only
+        return [error_frame(exc)], isinstance(exc, IggyError) and exc.status in _CLOSING_CODES
 
 
 class BinaryProtocol(asyncio.Protocol):
@@ -105,22 +122,12 @@ class BinaryProtocol(asyncio.Protocol):
                 if self._paused and len(self._queue) < _MAX_QUEUED // 2:
                     self._paused = False
                     transport.resume_reading()
-                if code < 0:
-                    transport.write(error_frame(IggyError.from_code(-code)))
-                    break
-                buffers: list[Any]
-                try:
-                    buffers = reply_buffers(await dispatch(self._node, session, code, payload))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # every failure becomes a status frame, here only
-                    buffers = [error_frame(exc)]
-                    if isinstance(exc, IggyError) and exc.status in _CLOSING_CODES:
-                        transport.writelines(buffers)
-                        break
+                buffers, close = await answer(self._node, session, code, payload)
                 if transport.is_closing():
                     return
                 transport.writelines(buffers)
+                if close:
+                    break
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         except asyncio.CancelledError:
