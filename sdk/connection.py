@@ -1,13 +1,21 @@
-"""One binary-protocol connection: send a request frame, read its response frame.
+"""One binary-protocol connection over TCP (or TCP+TLS): pipelined request/response.
 
-The framing is ``wire.framing``'s; this module only moves bytes. Requests on one
-connection are serialised (Iggy answers in order and the 0.8 servers expect one
-request in flight), so a lock guards each round trip.
+The framing is ``wire.framing``'s; this module only moves bytes. Iggy answers the
+requests of one connection strictly in order, so requests are *pipelined*: each
+call writes its frame at once and queues a future; one reader task resolves the
+futures in FIFO order as response frames arrive. Many requests can therefore be
+in flight on one socket (the producer and the bench rely on it to overlap the
+round trip with the node's work), and a caller that gives up (cancellation) only
+drops its own answer: the reader still consumes it, so the stream stays aligned.
+
+When the socket dies every waiting call fails with :class:`ConnectionClosed`
+and later calls fail at once; reconnecting is the client's job (``sdk.client``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl as _ssl
 import struct
 
@@ -17,45 +25,114 @@ from whippet.wire.framing import encode_request
 __all__ = ["Connection"]
 
 _RESPONSE_HEAD = struct.Struct("<II")
+# Above this many unsent bytes a writer waits for the socket to drain (back-pressure).
+_HIGH_WATER = 4 << 20
 
 
 class Connection:
+    """A pipelined binary connection; see the module docstring."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str) -> None:
         self._reader = reader
         self._writer = writer
-        self._lock = asyncio.Lock()
+        self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
+        self._error: ConnectionClosed | None = None
         self.address = address
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
     async def open(
-        cls, host: str, port: int, *, ssl: _ssl.SSLContext | None = None, timeout: float = 10.0
+        cls,
+        host: str,
+        port: int,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        timeout: float = 10.0,
     ) -> Connection:
+        """Connect; a timeout or refusal raises OSError/TimeoutError for the caller to retry."""
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=ssl, limit=1 << 22), timeout
+            asyncio.open_connection(
+                host, port, ssl=ssl, server_hostname=server_hostname if ssl else None, limit=1 << 22
+            ),
+            timeout,
         )
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            import socket
+
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, f"{host}:{port}")
 
-    async def request(self, code: int, payload: bytes = b"") -> bytes:
-        """Send one command; return the OK payload or raise the server's IggyError."""
-        return await self.request_raw(encode_request(code, payload))
+    @property
+    def closed(self) -> bool:
+        return self._error is not None
 
-    async def request_raw(self, frame: bytes | memoryview) -> bytes:
-        """Send a pre-encoded request frame (the bench's fast path)."""
-        async with self._lock:
+    @property
+    def in_flight(self) -> int:
+        """Requests written and not answered yet."""
+        return len(self._pending)
+
+    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
+        """Send one command; return the OK payload or raise the server's IggyError."""
+        return await self.request_raw(encode_request(code, bytes(payload)))
+
+    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes:
+        """Send a pre-encoded request frame (the producer's and the bench's fast path)."""
+        if self._error is not None:
+            raise ConnectionClosed(self._error.reason)
+        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        self._pending.append(future)
+        try:
+            self._writer.write(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            self._fail(f"write to {self.address} failed: {exc}")
+        transport = self._writer.transport
+        if transport.get_write_buffer_size() > _HIGH_WATER:
             try:
-                self._writer.write(frame)
-                head = await self._reader.readexactly(8)
-                status, length = _RESPONSE_HEAD.unpack(head)
-                body = await self._reader.readexactly(length) if length else b""
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                raise ConnectionClosed(f"connection to {self.address} closed: {exc}") from exc
+                await self._writer.drain()
+            except (ConnectionError, RuntimeError):
+                pass  # the reader task reports the loss to every pending future
+        status, body = await future
         if status != 0:
             raise IggyError.from_code(status)
         return body
 
-    async def close(self) -> None:
+    async def _read_loop(self) -> None:
+        reader, pending = self._reader, self._pending
+        try:
+            while True:
+                head = await reader.readexactly(8)
+                status, length = _RESPONSE_HEAD.unpack(head)
+                body = await reader.readexactly(length) if length else b""
+                if not pending:
+                    self._fail(f"{self.address} sent a response nobody asked for")
+                    return
+                future = pending.popleft()
+                if not future.done():  # a cancelled caller's answer is dropped here
+                    future.set_result((status, body))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+            self._fail(f"connection to {self.address} closed: {exc or type(exc).__name__}")
+        except asyncio.CancelledError:
+            self._fail(f"connection to {self.address} closed by the client")
+
+    def _fail(self, reason: str) -> None:
+        if self._error is None:
+            self._error = ConnectionClosed(reason)
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(ConnectionClosed(reason))
         self._writer.close()
+
+    async def close(self) -> None:
+        self._reader_task.cancel()
+        try:
+            await self._reader_task
+        except asyncio.CancelledError:
+            pass
+        self._fail(f"connection to {self.address} closed by the client")
         try:
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, _ssl.SSLError):
             pass

@@ -1,0 +1,139 @@
+"""Command methods for messages (send, poll, flush) and consumer offsets.
+
+These are the partition-addressed commands: when the partition is known they
+are routed to its leader (``routing.leader_for``); a balanced or keyed send is
+routed to the connected node, which picks the partition. The high-level
+producer partitions on the client side so it can always route directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from whippet.sdk._api_admin import AdminApi, Id
+from whippet.sdk.messages import (
+    EncodedBatch,
+    MessageLike,
+    PolledMessages,
+    as_identifier,
+    encode_batch,
+    parse_polled_messages,
+)
+from whippet.wire import codes
+from whippet.wire import requests as rq
+from whippet.wire.primitives import Consumer, Partitioning, PartitioningKind, PollingStrategy
+from whippet.wire.responses import ConsumerOffsetInfo
+
+__all__ = ["DataApi", "consumer_of"]
+
+ConsumerLike = Consumer | int | str
+
+
+def consumer_of(value: ConsumerLike) -> Consumer:
+    """A bare id means a free consumer (kind 1); pass ``Consumer.group(id)`` for a group."""
+    return value if isinstance(value, Consumer) else Consumer.consumer(value)
+
+
+def _partition_of(partitioning: Partitioning) -> int | None:
+    return partitioning.partition if partitioning.kind == PartitioningKind.PARTITION_ID else None
+
+
+class DataApi(AdminApi):
+    async def send_messages(
+        self,
+        stream: Id,
+        topic: Id,
+        messages: Sequence[MessageLike] | EncodedBatch,
+        partitioning: Partitioning | None = None,
+    ) -> None:
+        """Append messages (bytes, str or :class:`Message`) in one request.
+
+        ``partitioning`` defaults to balanced. An :class:`EncodedBatch` is sent as is.
+        """
+        part = partitioning or Partitioning.balanced()
+        batch = messages if isinstance(messages, EncodedBatch) else encode_batch(messages)
+        frame = batch.frame(stream, topic, part)
+        await self._invoke(codes.SEND_MESSAGES, b"", frame=frame, partition=(stream, topic, _partition_of(part)))
+
+    async def send_frame(self, frame: bytes, stream: Id, topic: Id, partition_id: int | None) -> None:
+        """Send a pre-built SendMessages frame (``EncodedBatch.frame``): the bench's path."""
+        await self._invoke(codes.SEND_MESSAGES, b"", frame=frame, partition=(stream, topic, partition_id))
+
+    async def poll_messages(
+        self,
+        stream: Id,
+        topic: Id,
+        partition_id: int | None,
+        consumer: ConsumerLike,
+        strategy: PollingStrategy,
+        count: int,
+        auto_commit: bool = False,
+    ) -> PolledMessages:
+        """Read up to ``count`` messages; ``partition_id`` None lets the node choose
+        (partition 0 for a consumer, the member's next partition for a group)."""
+        return parse_polled_messages(await self.poll_raw(stream, topic, partition_id, consumer, strategy, count, auto_commit))
+
+    async def poll_raw(
+        self,
+        stream: Id,
+        topic: Id,
+        partition_id: int | None,
+        consumer: ConsumerLike,
+        strategy: PollingStrategy,
+        count: int,
+        auto_commit: bool = False,
+    ) -> bytes:
+        """The undecoded poll answer (16-byte head + records), for callers that only count."""
+        req = rq.PollMessages(
+            consumer=consumer_of(consumer),
+            stream_id=as_identifier(stream),
+            topic_id=as_identifier(topic),
+            partition_id=partition_id,
+            strategy=strategy,
+            count=count,
+            auto_commit=auto_commit,
+        )
+        return await self._call(req, partition=(stream, topic, partition_id))
+
+    async def flush_unsaved_buffer(self, stream: Id, topic: Id, partition_id: int, fsync: bool = False) -> None:
+        await self._call(
+            rq.FlushUnsavedBuffer(
+                stream_id=as_identifier(stream), topic_id=as_identifier(topic), partition_id=partition_id, fsync=fsync
+            ),
+            partition=(stream, topic, partition_id),
+        )
+
+    # --- consumer offsets ---
+    async def get_consumer_offset(
+        self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None
+    ) -> ConsumerOffsetInfo | None:
+        body = await self._call(
+            rq.GetConsumerOffset(
+                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
+                partition_id=partition_id,
+            ),
+            partition=(stream, topic, partition_id),
+        )
+        return ConsumerOffsetInfo.decode(body) if body else None
+
+    async def store_consumer_offset(
+        self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None, offset: int
+    ) -> None:
+        await self._call(
+            rq.StoreConsumerOffset(
+                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
+                partition_id=partition_id, offset=offset,
+            ),
+            partition=(stream, topic, partition_id),
+        )
+
+    async def delete_consumer_offset(
+        self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None
+    ) -> None:
+        await self._call(
+            rq.DeleteConsumerOffset(
+                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
+                partition_id=partition_id,
+            ),
+            partition=(stream, topic, partition_id),
+        )

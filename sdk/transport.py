@@ -1,0 +1,72 @@
+"""The seam between the client and a byte transport, and the one place that opens one.
+
+Anything that carries binary request frames and answers in order can be a
+transport: :class:`whippet.sdk.connection.Connection` (TCP, TCP+TLS) and the QUIC
+transport in ``whippet.sdk.quic``. The client only uses the four members of
+:class:`BinaryTransport`.
+
+QUIC contract (for ``sdk/quic.py``): a module-level coroutine
+``open_quic(host, port, *, server_name, verify, ca_file, timeout) -> BinaryTransport``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+from typing import Protocol, runtime_checkable
+
+from whippet.sdk.connection import Connection
+from whippet.sdk.options import NodeAddress, TlsOptions, Transport
+from whippet.wire.errors import FeatureUnavailable
+
+__all__ = ["BinaryTransport", "open_transport", "tls_context"]
+
+
+@runtime_checkable
+class BinaryTransport(Protocol):
+    address: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes: ...
+
+    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+def tls_context(tls: TlsOptions) -> ssl.SSLContext:
+    """A client TLS context: the CA file if given, else the system store; or no checks at all."""
+    context = ssl.create_default_context(cafile=tls.ca_file or None)
+    if not tls.validate_certificate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def open_transport(
+    address: NodeAddress, transport: Transport, tls: TlsOptions, timeout: float
+) -> BinaryTransport:
+    """Connect to one node; raises OSError/TimeoutError (retried by the client) or IggyError."""
+    if transport == "tcp":
+        context = tls_context(tls) if tls.enabled else None
+        return await Connection.open(
+            address.host, address.port, ssl=context, server_hostname=tls.domain or address.host, timeout=timeout
+        )
+    if transport == "quic":
+        try:
+            quic = importlib.import_module("whippet.sdk.quic")
+            open_quic = quic.open_quic
+        except (ImportError, AttributeError) as exc:
+            raise FeatureUnavailable(f"the QUIC transport is not available: {exc}") from exc
+        conn: BinaryTransport = await open_quic(
+            address.host,
+            address.port,
+            server_name=tls.domain or "localhost",
+            verify=tls.validate_certificate and bool(tls.ca_file),
+            ca_file=tls.ca_file or None,
+            timeout=timeout,
+        )
+        return conn
+    raise FeatureUnavailable(f"unknown transport {transport!r}")
