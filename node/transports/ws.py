@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["start", "MAX_MESSAGE_SIZE"]
 
 log = logging.getLogger(__name__)
+# The library logs every connection open/close at INFO; the TCP listener logs none, so keep it quiet.
+_library_log = log.getChild("websockets")
+_library_log.setLevel(logging.WARNING)
 
 #: tungstenite's default ``max_message_size``, which a 0.8 server keeps unless configured.
 MAX_MESSAGE_SIZE = 64 << 20
@@ -51,8 +54,9 @@ async def start(node: Node, host: str, port: int) -> tuple[int, Callable[[], Awa
         compression=None,  # the 0.8 SDK does not negotiate permessage-deflate
         max_size=MAX_MESSAGE_SIZE,
         ping_interval=None,  # Iggy sends no pings; an idle SDK flushes pongs only when it talks
+        close_timeout=1,  # shutdown must not wait on a client that never answers the close frame
         server_header=None,
-        logger=log,
+        logger=_library_log,
     )
     bound = server.sockets[0].getsockname()[1]
 

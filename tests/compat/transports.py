@@ -6,7 +6,10 @@ scenario in test_official_sdk.py runs over it too.
 
 from __future__ import annotations
 
-TRANSPORTS = ["tcp"]
+TRANSPORTS = [
+    "tcp",
+    "ws",
+]
 
 _SCHEME = {"tcp": ("iggy", "tcp_port"), "http": ("iggy+http", "http_port"), "ws": ("iggy+ws", "ws_port"),
            "quic": ("iggy+quic", "quic_port")}
