@@ -121,16 +121,31 @@ class NodeConfig:
 
     def validate(self) -> NodeConfig:
         """Raise :class:`ConfigError` for values the node cannot run with."""
-        for name in ("tcp_port", "http_port", "quic_port", "ws_port", "cluster_raft_port"):
+        ports = ("tcp_port", "http_port", "quic_port", "ws_port", "cluster_raft_port", "cluster_replication_port")
+        for name in ports:
             v = getattr(self, name)
             if not 0 <= v <= 65535:
                 raise ConfigError(f"{name}={v}: a port must be in 0..65535")
+        if self.node_id < 1:
+            raise ConfigError(f"node_id={self.node_id}: node ids start at 1")
+        for name in ("storage_fsync_interval_ms", "dedup_max_entries", "dedup_ttl_ms", "retention_interval_ms",
+                     "heartbeat_interval_ms", "http_jwt_expiry_s", "http_max_request_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be > 0")
+        for name in ("topic_message_expiry_us", "topic_max_size", "auth_max_tokens_per_user"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be >= 0 (0 = unlimited)")
+        for t in ("tcp", "http", "ws", "quic"):
+            cert, key = getattr(self, f"{t}_tls_cert_file"), getattr(self, f"{t}_tls_key_file")
+            if bool(cert) != bool(key):
+                raise ConfigError(f"{t}_tls_cert_file and {t}_tls_key_file must be set together (or neither, "
+                                  "for a self-signed certificate)")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"log_level={self.log_level!r}: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.storage_fsync not in FSYNC_MODES:
             raise ConfigError(f"storage_fsync={self.storage_fsync!r}: must be one of {', '.join(FSYNC_MODES)}")
         if self.storage_segment_size < 4096 or self.storage_segment_size > (1 << 30):
             raise ConfigError(f"storage_segment_size={self.storage_segment_size}: must be 4 KiB..1 GiB")
-        if self.storage_fsync_interval_ms <= 0:
-            raise ConfigError("storage_fsync_interval_ms must be > 0")
         if bool(self.auth_root_username) != bool(self.auth_root_password):
             raise ConfigError("auth_root_username and auth_root_password must be set together")
         if self.topic_replication_factor < 1:
