@@ -8,6 +8,7 @@ from __future__ import annotations
 
 TRANSPORTS = [
     "tcp",
+    "http",
     "ws",
 ]
 
