@@ -154,12 +154,12 @@ def parse_connection_string(text: str) -> ClientOptions:
     transport = _SCHEMES[scheme.lower()]
     rest, _, query = rest.partition("?")
     userinfo, at, hosts = rest.rpartition("@")
-    if not at:
-        raise InvalidFormat("connection string needs credentials: scheme://user:pass@host:port")
     user, colon, password = userinfo.partition(":")
     user = urllib.parse.unquote(user)
     password = urllib.parse.unquote(password)
-    if user == "pat":
+    if not at:
+        credentials = Credentials()  # log in later (login_user) or not at all
+    elif user == "pat":
         credentials = Credentials(token=password)
     elif not user or not colon:
         raise InvalidFormat("connection string credentials must be user:password (or pat:TOKEN)")

@@ -5,19 +5,21 @@ transport: :class:`whippet.sdk.connection.Connection` (TCP, TCP+TLS) and the QUI
 transport in ``whippet.sdk.quic``. The client only uses the four members of
 :class:`BinaryTransport`.
 
-QUIC contract (for ``sdk/quic.py``): a module-level coroutine
-``open_quic(host, port, *, server_name, verify, ca_file, timeout) -> BinaryTransport``.
+QUIC: ``whippet.sdk.quic.QuicConnection`` (one stream per request, so requests
+run concurrently) is wrapped in :class:`_QuicLink`, which adds the ``closed`` flag
+the client checks before reusing a link.
 """
 
 from __future__ import annotations
 
 import importlib
 import ssl
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from whippet.sdk.connection import Connection
 from whippet.sdk.options import NodeAddress, TlsOptions, Transport
-from whippet.wire.errors import FeatureUnavailable
+from whippet.wire.errors import ConnectionClosed, FeatureUnavailable
+from whippet.wire.framing import encode_request
 
 __all__ = ["BinaryTransport", "open_transport", "tls_context"]
 
@@ -57,16 +59,43 @@ async def open_transport(
     if transport == "quic":
         try:
             quic = importlib.import_module("whippet.sdk.quic")
-            open_quic = quic.open_quic
-        except (ImportError, AttributeError) as exc:
+        except ImportError as exc:
             raise FeatureUnavailable(f"the QUIC transport is not available: {exc}") from exc
-        conn: BinaryTransport = await open_quic(
+        conn = await quic.QuicConnection.open(
             address.host,
             address.port,
             server_name=tls.domain or "localhost",
             verify=tls.validate_certificate and bool(tls.ca_file),
-            ca_file=tls.ca_file or None,
+            cafile=tls.ca_file or None,
             timeout=timeout,
         )
-        return conn
+        return _QuicLink(conn)
     raise FeatureUnavailable(f"unknown transport {transport!r}")
+
+
+class _QuicLink:
+    """Adds ``closed`` to the QUIC connection: set once a request saw the connection die."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.address: str = conn.address
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
+        return await self.request_raw(encode_request(code, bytes(payload)))
+
+    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes:
+        try:
+            body: bytes = await self._conn.request_raw(frame)
+        except ConnectionClosed:
+            self._closed = True
+            raise
+        return body
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._conn.close()

@@ -1,0 +1,139 @@
+"""Parsers for the CLI's argument values: expiries, sizes, permissions, headers.
+
+Each raises :class:`ValueError` with a sentence the user can act on; argparse
+turns that into a usage error (exit code 2). The accepted spellings follow the
+Iggy CLI: ``server_default``, ``never_expire``/``unlimited``, humantime-like
+durations (``1h 30min``, ``15s``) and sizes (``10GB``, ``512MiB``).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Sequence
+
+from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
+from whippet.wire._codec import U64_MAX
+from whippet.wire.headers import HeaderKind, encode_user_headers
+
+
+
+__all__ = ["expiry_us", "size_bytes", "global_permissions", "stream_permissions", "permissions", "header"]
+
+_DURATION_UNITS = {
+    "us": 1, "usec": 1, "ms": 1_000, "msec": 1_000, "s": 1_000_000, "sec": 1_000_000, "secs": 1_000_000,
+    "second": 1_000_000, "seconds": 1_000_000, "m": 60_000_000, "min": 60_000_000, "mins": 60_000_000,
+    "minute": 60_000_000, "minutes": 60_000_000, "h": 3_600_000_000, "hr": 3_600_000_000, "hour": 3_600_000_000,
+    "hours": 3_600_000_000, "d": 86_400_000_000, "day": 86_400_000_000, "days": 86_400_000_000,
+    "w": 604_800_000_000, "week": 604_800_000_000, "weeks": 604_800_000_000,
+}
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+_PART = re.compile(r"([0-9]+)\s*([a-z]+)")
+
+
+def expiry_us(words: Sequence[str]) -> int:
+    """Message expiry in µs: 0 = server default, u64::MAX = never."""
+    text = " ".join(words).strip().lower()
+    if text in ("", "server_default", "default"):
+        return 0
+    if text in ("never_expire", "never", "unlimited", "none"):
+        return U64_MAX
+    if text.isdigit():
+        return int(text) * 1_000_000  # bare numbers are seconds
+    total, pos = 0, 0
+    for match in _PART.finditer(text):
+        if text[pos : match.start()].strip():
+            break
+        unit = _DURATION_UNITS.get(match.group(2))
+        if unit is None:
+            raise ValueError(f"unknown time unit {match.group(2)!r} in {text!r}")
+        total += int(match.group(1)) * unit
+        pos = match.end()
+    if pos != len(text) or total == 0:
+        raise ValueError(f"not an expiry: {text!r} (use server_default, never_expire, or e.g. '1h 30min')")
+    return total
+
+
+def size_bytes(text: str) -> int:
+    """Max topic size: 0 = server default, u64::MAX = unlimited."""
+    t = text.strip().lower().replace(" ", "")
+    if t in ("server_default", "default"):
+        return 0
+    if t in ("unlimited", "none"):
+        return U64_MAX
+    match = re.fullmatch(r"([0-9]+)([a-z]*)", t)
+    if not match or match.group(2) not in ("", *_SIZE_UNITS):
+        raise ValueError(f"not a size: {text!r} (use server_default, unlimited, or e.g. 10GB, 512MiB)")
+    return int(match.group(1)) * _SIZE_UNITS.get(match.group(2) or "b", 1)
+
+
+_GLOBAL_ALIASES = {
+    "m_srv": "manage_servers", "r_srv": "read_servers", "m_usr": "manage_users", "r_usr": "read_users",
+    "m_str": "manage_streams", "r_str": "read_streams", "m_top": "manage_topics", "r_top": "read_topics",
+    "p_msg": "poll_messages", "s_msg": "send_messages",
+}
+_STREAM_ALIASES = {
+    "m_str": "manage_stream", "r_str": "read_stream", "m_top": "manage_topics", "r_top": "read_topics",
+    "p_msg": "poll_messages", "s_msg": "send_messages",
+}
+
+
+def _flags(text: str, aliases: dict[str, str], allowed: set[str], what: str) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for word in filter(None, (w.strip().lower() for w in text.split(","))):
+        name = aliases.get(word, word)
+        if name not in allowed:
+            raise ValueError(f"unknown {what} permission {word!r}; known: {', '.join(sorted(allowed))}")
+        out[name] = True
+    return out
+
+
+def global_permissions(text: str) -> GlobalPermissions:
+    """``manage_streams,read_streams`` or the Iggy short forms ``m_str,r_str``."""
+    allowed = set(GlobalPermissions.__dataclass_fields__)
+    return GlobalPermissions(**_flags(text, _GLOBAL_ALIASES, allowed, "global"))
+
+
+def stream_permissions(text: str) -> tuple[int, StreamPermissions]:
+    """``STREAM_ID`` or ``STREAM_ID#flag,flag`` (per-stream flags)."""
+    sid, _, flags = text.partition("#")
+    if not sid.strip().isdigit():
+        raise ValueError(f"stream permissions must start with a numeric stream id: {text!r}")
+    allowed = {n for n in StreamPermissions.__dataclass_fields__ if n != "topics"}
+    return int(sid), StreamPermissions(**_flags(flags, _STREAM_ALIASES, allowed, "stream"))
+
+
+def permissions(global_: GlobalPermissions | None, streams: Sequence[tuple[int, StreamPermissions]] | None) -> Permissions | None:
+    if global_ is None and not streams:
+        return None
+    return Permissions(global_=global_ or GlobalPermissions(), streams=dict(streams) if streams else None)
+
+
+_HEADER_KINDS = {
+    "raw": (HeaderKind.RAW, lambda v: v.encode()),
+    "string": (HeaderKind.STRING, lambda v: v.encode()),
+    "bool": (HeaderKind.BOOL, lambda v: bytes([v.lower() in ("1", "true", "yes")])),
+    "int32": (HeaderKind.INT32, lambda v: struct.pack("<i", int(v))),
+    "int64": (HeaderKind.INT64, lambda v: struct.pack("<q", int(v))),
+    "uint32": (HeaderKind.UINT32, lambda v: struct.pack("<I", int(v))),
+    "uint64": (HeaderKind.UINT64, lambda v: struct.pack("<Q", int(v))),
+    "float64": (HeaderKind.FLOAT64, lambda v: struct.pack("<d", float(v))),
+}
+
+
+def header(text: str) -> tuple[int, bytes, int, bytes]:
+    """``key:kind:value`` (kind one of raw, string, bool, int32, int64, uint32, uint64, float64)."""
+    key, sep1, rest = text.partition(":")
+    kind, sep2, value = rest.partition(":")
+    if not (sep1 and sep2 and key) or kind.lower() not in _HEADER_KINDS:
+        raise ValueError(f"header must be key:kind:value with kind in {', '.join(_HEADER_KINDS)}: {text!r}")
+    code, convert = _HEADER_KINDS[kind.lower()]
+    try:
+        data = convert(value)
+    except (ValueError, struct.error) as exc:
+        raise ValueError(f"header {key!r}: {value!r} is not a {kind}") from exc
+    encode_user_headers([(HeaderKind.STRING, key.encode(), code, data)])  # validates lengths
+    return (HeaderKind.STRING, key.encode(), code, data)
