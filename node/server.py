@@ -26,6 +26,8 @@ from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
 from whippet.node.retention import run_cleaner
+from whippet.replication.controller import Controller
+from whippet.replication.manager import ReplicaManager
 from whippet.node.session import ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
@@ -46,7 +48,7 @@ class Node:
         self.config = config
         self.node_id = config.node_id
         self.data_dir = config.data_path
-        self.clients = ClientRegistry()
+        self.clients = ClientRegistry(config.node_id)
         self.metrics = NodeMetrics()
         self.started_at_us = now_us()
         self.meta: MetadataStore
@@ -59,6 +61,8 @@ class Node:
                 dedup_ttl_us=config.dedup_ttl_ms * 1000,
             ),
         )
+        self.replicas = ReplicaManager(self)
+        self.controller = Controller(self.replicas)
         self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
         self.balanced_counters: dict[tuple[int, int], int] = {}
         self.ports: dict[str, int] = {}
@@ -78,7 +82,7 @@ class Node:
         raft_address = self._raft_address()
         self.meta = await MetadataStore.start(
             self_address=raft_address,
-            partners=[n for n in self.config.cluster_nodes if n != raft_address],
+            partners=[a for i, a in self.config.cluster_members().items() if i != self.node_id],
             data_dir=meta_dir,
             password=self.config.cluster_secret or None,
         )
@@ -86,6 +90,13 @@ class Node:
         with self.meta.lock:
             self._open_logs()
             self.meta.subscribe(self._on_event)
+        members = self.config.cluster_members()
+        replication_port = (
+            int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else 0
+        )
+        await self.replicas.start(self.config.host, replication_port)
+        self.replicas.reconcile()
+        self.controller.start()
         await self._ensure_root_user()
         await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
         self.durability.start(self.partitions)
@@ -135,8 +146,13 @@ class Node:
             self._closers.append(closer)
 
     async def stop(self) -> None:
+        """Hand partition leaderships to in-sync peers, then close everything in reverse order."""
         if self._cleaner is not None:
             self._cleaner.cancel()
+        if self.config.cluster_members() and self.fatal_error is None:
+            moved = await self.replicas.hand_over_all()
+            if moved:
+                log.info("handed over %d partition leaderships", moved)
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -145,6 +161,8 @@ class Node:
         for closer in reversed(self._closers):
             await closer()
         self._closers.clear()
+        await self.controller.stop()
+        await self.replicas.stop()
         await self.durability.stop()
         self.partitions.sync_all()
         self.partitions.close_all()
@@ -179,6 +197,9 @@ class Node:
         across restarts; a single node that was given no Raft port picks a free one
         once and keeps it in ``metadata/raft-address``.
         """
+        members = self.config.cluster_members()
+        if members:
+            return members[self.node_id]
         if self.config.cluster_raft_port:
             return f"{self.config.host}:{self.config.cluster_raft_port}"
         remembered = self.data_dir / "metadata" / "raft-address"
@@ -229,15 +250,21 @@ class Node:
     def _on_event(self, event: Any) -> None:
         name = type(event).__name__
         try:
-            if name in ("TopicCreated", "PartitionsCreated", "PartitionsPlaced", "StateRestored"):
-                self._open_logs()
+            if name in (
+                "TopicCreated", "PartitionsCreated", "PartitionsPlaced", "PartitionLeaderChanged",
+                "StateRestored", "NodeRegistered",
+            ):
+                self.replicas.reconcile()
             elif name == "PartitionsDeleted":
+                self.replicas.reconcile()
                 for pid in event.partition_ids:
                     self.partitions.remove_partition(event.stream_id, event.topic_id, pid)
             elif name == "TopicDeleted":
+                self.replicas.reconcile()
                 self.partitions.remove_topic(event.stream_id, event.topic_id)
                 self.balanced_counters.pop((event.stream_id, event.topic_id), None)
             elif name == "StreamDeleted":
+                self.replicas.reconcile()
                 self.partitions.remove_stream(event.stream_id)
                 for topic_id in event.topic_ids:
                     self.balanced_counters.pop((event.stream_id, topic_id), None)

@@ -29,6 +29,11 @@ class Session:
     address: str
     transport: int
     user_id: int | None = None
+    #: the node the client is connected to (another node's id for a forwarded request);
+    #: consumer-group members are (node_id, client_id)
+    node_id: int = 0
+    #: how many nodes a forwarded request has passed through (bounds forwarding loops)
+    hops: int = 0
     #: per (stream, topic, group): index of the next owned partition to poll without a partition id
     group_cursor: dict[tuple[int, int, int], int] = field(default_factory=dict)
     #: per (stream, topic, group): the partition this member polled last (its "current" one)
@@ -44,15 +49,16 @@ class Session:
 class ClientRegistry:
     """The sessions of this node, by client id."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_id: int = 0) -> None:
         self._sessions: dict[int, Session] = {}
+        self._node_id = node_id
 
     def open(self, address: str, transport: int) -> Session:
         cid = xxhash.xxh32_intdigest(address.encode())
         # Two live peers can only share an id on a hash collision: probe to the next free id.
         while cid in self._sessions or cid == 0:
             cid = (cid + 1) & 0xFFFFFFFF
-        session = Session(client_id=cid, address=address, transport=transport)
+        session = Session(client_id=cid, address=address, transport=transport, node_id=self._node_id)
         self._sessions[cid] = session
         return session
 

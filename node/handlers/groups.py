@@ -92,7 +92,7 @@ async def delete_consumer_group(node: Node, session: Session, req: rq.DeleteCons
 async def join_consumer_group(node: Node, session: Session, req: rq.JoinConsumerGroup) -> Reply:
     sid, tid, gid = _resolve(node, session, req)
     await node.meta.propose(
-        mc.JoinConsumerGroup(stream_id=sid, topic_id=tid, group_id=gid, node_id=node.node_id, client_id=session.client_id)
+        mc.JoinConsumerGroup(stream_id=sid, topic_id=tid, group_id=gid, node_id=session.node_id, client_id=session.client_id)
     )
     return b""
 
@@ -101,7 +101,7 @@ async def join_consumer_group(node: Node, session: Session, req: rq.JoinConsumer
 async def leave_consumer_group(node: Node, session: Session, req: rq.LeaveConsumerGroup) -> Reply:
     sid, tid, gid = _resolve(node, session, req)
     await node.meta.propose(
-        mc.LeaveConsumerGroup(stream_id=sid, topic_id=tid, group_id=gid, node_id=node.node_id, client_id=session.client_id)
+        mc.LeaveConsumerGroup(stream_id=sid, topic_id=tid, group_id=gid, node_id=session.node_id, client_id=session.client_id)
     )
     session.group_cursor.pop((sid, tid, gid), None)
     session.group_current.pop((sid, tid, gid), None)

@@ -7,21 +7,25 @@ straight from the segment files. Nothing here walks messages one by one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import xxhash
 
 from whippet.metadata import commands as mc
-
+from whippet.node import encryption
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import current_offset, key, permissions, require
+from whippet.node.handlers._common import key, permissions, require
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.server import now_us
 from whippet.wire import codes, requests as rq
-from whippet.wire.batch import parse_send_messages
+from whippet.node.routing import forward
+from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
 from whippet.wire.errors import PartitionNotFound
-from whippet.wire.primitives import PollingKind
+from whippet.wire.primitives import Partitioning, PollingKind
 from whippet.wire.responses import PolledHead
+
+_ACK_TIMEOUT = 10.0
 
 if TYPE_CHECKING:
     from whippet.metadata.model import Topic
@@ -47,6 +51,11 @@ def _choose_partition(node: Node, topic: Topic, kind: int, value: bytes) -> int:
     return i % n
 
 
+def _leader(node: Node, key3: tuple[int, int, int]) -> int:
+    """The node that leads a partition (call under the metadata lock)."""
+    return node.meta.machine.partition(*key3).leader
+
+
 @handler(codes.SEND_MESSAGES)
 async def send_messages(node: Node, session: Session, payload: memoryview) -> Reply:
     batch = parse_send_messages(payload)
@@ -55,23 +64,40 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         topic = node.meta.machine.topic(key(batch.stream_id), key(batch.topic_id))
         require(perms.can_send(topic.stream_id, topic.id))
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
-    handle = node.partitions.get(topic.stream_id, topic.id, pid)
-    result = handle.log.append(batch.records, batch.ends, now_us())
+        pkey = (topic.stream_id, topic.id, pid)
+        leader = _leader(node, pkey)
+    if leader != node.node_id:
+        body = payload if batch.partitioning.kind == 2 else build_send_payload_from_records(
+            batch.stream_id, batch.topic_id, Partitioning.partition_id(pid), batch.records, batch.ends
+        )
+        return await forward(node, session, leader, codes.SEND_MESSAGES, body)
+    state = node.replicas.writable(pkey)
+    handle = node.partitions.get(*pkey)
+    records, ends = batch.records, batch.ends
+    if (cipher := encryption.for_writing(node)) is not None:
+        records, ends = cipher.encrypt_batch(records, ends)
+    result = handle.log.append(records, ends, now_us())
+    state.appended(handle.log.next_offset)
     node.metrics.messages_in.inc(result.count)
     node.metrics.bytes_in.inc(result.size)
     await node.durability.appended(handle.log)
+    if result.count:
+        await state.acknowledged(result.last_offset + 1, node.config.cluster_ack, _ACK_TIMEOUT)
     return b""
 
 
-def _start_offset(plog: PartitionLog, kind: int, value: int, count: int, stored: int | None) -> int | None:
-    """Where a poll starts, or None when it returns nothing."""
-    if plog.is_empty:
+def _start_offset(
+    plog: PartitionLog, visible_end: int, kind: int, value: int, count: int, stored: int | None
+) -> int | None:
+    """Where a poll starts, or None when it returns nothing (only offsets below ``visible_end`` count)."""
+    if visible_end == 0:
         return None
-    current = plog.next_offset - 1
+    current = visible_end - 1
     if kind == PollingKind.OFFSET:
         return None if value > current else value
     if kind == PollingKind.TIMESTAMP:
-        return plog.offset_for_timestamp(value)
+        found = plog.offset_for_timestamp(value)
+        return None if found is None or found > current else found
     if kind == PollingKind.FIRST:
         return plog.first_offset
     if kind == PollingKind.LAST:
@@ -91,15 +117,27 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         if who.partition_id is None:
             return PolledHead(partition_id=0, current_offset=0, count=0).encode()
         stored = topic.partitions[who.partition_id].offsets.get((who.kind, who.consumer_id))
-    handle = node.partitions.get(topic.stream_id, topic.id, who.partition_id)
+        pkey = (topic.stream_id, topic.id, who.partition_id)
+        leader = _leader(node, pkey)
+    if leader != node.node_id:
+        # The partition is resolved here (group round-robin is per connection), then pinned.
+        pinned = replace(req, partition_id=who.partition_id)
+        return await forward(node, session, leader, codes.POLL_MESSAGES, pinned.encode())
+    handle = node.partitions.get(*pkey)
     plog = handle.log
-    start = None if req.count == 0 else _start_offset(plog, req.strategy.kind, req.strategy.value, req.count, stored)
-    head = PolledHead(partition_id=who.partition_id, current_offset=current_offset(plog), count=0)
-    if start is None:
+    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
+    start = None if req.count == 0 else _start_offset(
+        plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
+    )
+    head = PolledHead(partition_id=who.partition_id, current_offset=max(visible_end - 1, 0), count=0)
+    if start is None or start >= visible_end:
         return head.encode()
-    read = plog.read(start, req.count)
+    read = plog.read(start, min(req.count, visible_end - start))
     if read.count == 0:
         return head.encode()
+    data = read.data
+    if (cipher := encryption.for_reading(node)) is not None:
+        data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
         await node.meta.propose(
             mc.StoreConsumerOffset(
@@ -110,7 +148,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = PolledHead(partition_id=who.partition_id, current_offset=head.current_offset, count=read.count)
-    return [head.encode(), read.data]
+    return [head.encode(), data]
 
 
 @handler(codes.FLUSH_UNSAVED_BUFFER)
@@ -119,6 +157,9 @@ async def flush_unsaved_buffer(node: Node, session: Session, req: rq.FlushUnsave
         perms = permissions(node, session)
         topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
         require(perms.can_send(topic.stream_id, topic.id))
+        leader = _leader(node, (topic.stream_id, topic.id, req.partition_id))
+    if leader != node.node_id:
+        return await forward(node, session, leader, codes.FLUSH_UNSAVED_BUFFER, req.encode())
     handle = node.partitions.get(topic.stream_id, topic.id, req.partition_id)
     if req.fsync:
         await node.durability.flush(handle.log)

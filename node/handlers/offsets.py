@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import current_offset, key, permissions, require
 from whippet.node.handlers.consumers import resolve_for_offsets
+from whippet.node.routing import forward
 from whippet.wire import codes, requests as rq
 from whippet.wire.errors import InvalidOffset, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import ConsumerOffsetInfo
@@ -50,7 +52,11 @@ async def store_consumer_offset(node: Node, session: Session, req: rq.StoreConsu
     with node.meta.lock:
         topic = _topic(node, session, req)
         who = resolve_for_offsets(node, session, req.consumer, topic, req.partition_id, need_membership=True)
-    assert who.partition_id is not None
+        assert who.partition_id is not None
+        leader = topic.partitions[who.partition_id].leader
+    if leader != node.node_id:  # the log to check the offset against lives on the leader
+        pinned = replace(req, partition_id=who.partition_id)
+        return await forward(node, session, leader, codes.STORE_CONSUMER_OFFSET, pinned.encode())
     plog = node.partitions.get(topic.stream_id, topic.id, who.partition_id).log
     if plog.next_offset == 0 or req.offset > current_offset(plog):
         raise InvalidOffset(f"offset {req.offset} is beyond the partition's current offset")

@@ -34,7 +34,7 @@ async def ping(node: Node, session: Session, req: rq.Ping) -> Reply:
 
 
 def _client_details(node: Node, s: Session) -> ClientDetails:
-    groups = node.meta.machine.memberships(node.node_id, s.client_id)
+    groups = node.meta.machine.memberships(s.node_id, s.client_id)
     info = ClientInfo(
         client_id=s.client_id,
         user_id=_NOT_LOGGED_IN if s.user_id is None else s.user_id,

@@ -122,3 +122,17 @@ class ForwardResponse(_message.Message):
     status: int
     payload: bytes
     def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class PingRequest(_message.Message):
+    __slots__ = ("from_node_id",)
+    FROM_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    from_node_id: int
+    def __init__(self, from_node_id: _Optional[int] = ...) -> None: ...
+
+class PingResponse(_message.Message):
+    __slots__ = ("node_id", "metadata_leader")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_LEADER_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    metadata_leader: bool
+    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ...) -> None: ...

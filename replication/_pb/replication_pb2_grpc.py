@@ -34,6 +34,11 @@ class ReplicationStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.Ping = channel.unary_unary(
+                '/whippet.replication.Replication/Ping',
+                request_serializer=replication__pb2.PingRequest.SerializeToString,
+                response_deserializer=replication__pb2.PingResponse.FromString,
+                _registered_method=True)
         self.Fetch = channel.unary_unary(
                 '/whippet.replication.Replication/Fetch',
                 request_serializer=replication__pb2.FetchRequest.SerializeToString,
@@ -53,6 +58,12 @@ class ReplicationStub:
 
 class ReplicationServicer:
     """Missing associated documentation comment in .proto file."""
+
+    def Ping(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def Fetch(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -75,6 +86,11 @@ class ReplicationServicer:
 
 def add_ReplicationServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'Ping': grpc.unary_unary_rpc_method_handler(
+                    servicer.Ping,
+                    request_deserializer=replication__pb2.PingRequest.FromString,
+                    response_serializer=replication__pb2.PingResponse.SerializeToString,
+            ),
             'Fetch': grpc.unary_unary_rpc_method_handler(
                     servicer.Fetch,
                     request_deserializer=replication__pb2.FetchRequest.FromString,
@@ -100,6 +116,33 @@ def add_ReplicationServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Replication:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Ping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whippet.replication.Replication/Ping',
+            replication__pb2.PingRequest.SerializeToString,
+            replication__pb2.PingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def Fetch(request,

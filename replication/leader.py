@@ -1,0 +1,147 @@
+"""What the leader of one partition knows about its followers.
+
+Followers pull (``Fetch``); each fetch says "I hold everything below N", which is
+all the leader needs to track their progress. From that it derives:
+
+- the **high watermark**: the offset below which a quorum (majority of the
+  partition's replicas, leader included) holds every record. Consumers read only
+  below it, so they never see a record a failover could take back;
+- **acknowledgements**: a producer's append waits until enough replicas hold it
+  (ack level ``leader``, ``quorum`` or ``all`` = every in-sync replica, at least a
+  quorum);
+- the **in-sync set**: followers that reached the log end within ``lag_ms``.
+
+Appends and fetches wake each other: a fetch that finds nothing new waits on an
+event the next append sets (long poll), so replication latency is one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from whippet.wire.errors import NotLeader, ReplicationTimeout
+
+__all__ = ["LeaderState", "ACK_LEVELS"]
+
+ACK_LEVELS = ("leader", "quorum", "all")
+
+
+@dataclass
+class _Waiter:
+    end: int  # the append is durable on a replica once its log end >= end
+    ack: str
+    future: asyncio.Future[None]
+
+
+@dataclass
+class LeaderState:
+    epoch: int
+    replicas: tuple[int, ...]  # every replica, leader included
+    self_id: int
+    log_end: int
+    lag_ms: int = 10_000
+    follower_end: dict[int, int] = field(default_factory=dict)
+    caught_up_at: dict[int, float] = field(default_factory=dict)
+    high_watermark: int = 0
+    #: set while leadership is being handed over: no new appends are accepted
+    fenced: bool = False
+    _waiters: list[_Waiter] = field(default_factory=list)
+    _data: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        now = time.monotonic()
+        for r in self.followers:
+            self.follower_end.setdefault(r, 0)
+            # A new leader gives every follower a grace period before it counts as lagging.
+            self.caught_up_at.setdefault(r, now)
+        self._recompute()
+
+    @property
+    def followers(self) -> tuple[int, ...]:
+        return tuple(r for r in self.replicas if r != self.self_id)
+
+    @property
+    def quorum(self) -> int:
+        return len(self.replicas) // 2 + 1
+
+    def in_sync(self, now: float | None = None) -> list[int]:
+        now = time.monotonic() if now is None else now
+        limit = self.lag_ms / 1000
+        return [self.self_id] + [r for r in self.followers if now - self.caught_up_at.get(r, 0) <= limit]
+
+    # --- events -------------------------------------------------------------------------
+    def appended(self, log_end: int) -> None:
+        self.log_end = log_end
+        self._data.set()
+        self._data = asyncio.Event()
+        self._recompute()
+
+    def fetched(self, follower: int, fetch_offset: int) -> None:
+        """A follower holds every record below ``fetch_offset``."""
+        if follower not in self.follower_end:
+            return
+        self.follower_end[follower] = max(self.follower_end[follower], min(fetch_offset, self.log_end))
+        if fetch_offset >= self.log_end:
+            self.caught_up_at[follower] = time.monotonic()
+        self._recompute()
+
+    def truncated(self, log_end: int) -> None:
+        self.log_end = log_end
+        for r in self.follower_end:
+            self.follower_end[r] = min(self.follower_end[r], log_end)
+        self._recompute()
+
+    async def wait_for_data(self, timeout: float) -> None:
+        event = self._data
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def acknowledged(self, end: int, ack: str, timeout: float) -> None:
+        """Wait until an append ending at ``end`` is held as ``ack`` demands."""
+        if self._satisfied(end, ack):
+            return
+        waiter = _Waiter(end, ack, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+        except asyncio.TimeoutError:
+            raise ReplicationTimeout(
+                f"not enough replicas acknowledged offsets below {end} within {timeout:.1f}s (ack={ack})"
+            ) from None
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def resign(self) -> None:
+        """This node no longer leads: fail everyone still waiting."""
+        for w in self._waiters:
+            if not w.future.done():
+                w.future.set_exception(NotLeader("the partition leader changed; retry"))
+        self._waiters.clear()
+        self._data.set()
+
+    # --- derived state ----------------------------------------------------------------------
+    def _holders(self, end: int) -> int:
+        return (self.log_end >= end) + sum(1 for v in self.follower_end.values() if v >= end)
+
+    def _satisfied(self, end: int, ack: str) -> bool:
+        if ack == "leader" or len(self.replicas) == 1:
+            return self.log_end >= end
+        if ack == "quorum":
+            return self._holders(end) >= self.quorum
+        isr = self.in_sync()
+        held = [r for r in isr if (self.log_end if r == self.self_id else self.follower_end.get(r, 0)) >= end]
+        return len(held) == len(isr) and len(held) >= self.quorum
+
+    def _recompute(self) -> None:
+        ends = sorted([self.log_end, *self.follower_end.values()], reverse=True)
+        hw = ends[self.quorum - 1] if len(ends) >= self.quorum else 0
+        self.high_watermark = max(self.high_watermark, min(hw, self.log_end))
+        if self._waiters:
+            for w in self._waiters:
+                if not w.future.done() and self._satisfied(w.end, w.ack):
+                    w.future.set_result(None)

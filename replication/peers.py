@@ -1,0 +1,62 @@
+"""gRPC channels to the other nodes, and the cluster secret every call carries.
+
+One channel per peer, created on first use from the peer's replication address
+(its Raft address with the replication port) as the metadata lists it. Calls
+carry the cluster secret in the ``x-whippet-secret`` header; the server side
+rejects calls without it, so only members can fetch logs or forward requests.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+import grpc
+
+from whippet.replication._pb import replication_pb2_grpc as pb_grpc
+
+__all__ = ["PeerPool", "SECRET_HEADER", "CHANNEL_OPTIONS", "check_secret"]
+
+SECRET_HEADER = "x-whippet-secret"
+_MAX_MESSAGE = 256 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+def check_secret(secret: str, metadata: tuple[tuple[str, str | bytes], ...] | None) -> bool:
+    """True when ``metadata`` carries ``secret`` (constant-time compare)."""
+    for key, value in metadata or ():
+        if key == SECRET_HEADER:
+            given = value.encode() if isinstance(value, str) else value
+            return hmac.compare_digest(given, secret.encode())
+    return not secret
+
+
+class PeerPool:
+    def __init__(self, address_of: Callable[[int], str | None], secret: str) -> None:
+        self._address_of = address_of
+        self._channels: dict[int, tuple[str, grpc.aio.Channel, pb_grpc.ReplicationStub]] = {}
+        self.metadata = ((SECRET_HEADER, secret),)
+
+    def stub(self, node_id: int) -> pb_grpc.ReplicationStub:
+        """The stub for ``node_id``; raises LookupError for a node without an address."""
+        address = self._address_of(node_id)
+        if address is None:
+            raise LookupError(f"node {node_id} has no known address")
+        cached = self._channels.get(node_id)
+        if cached is not None and cached[0] == address:
+            return cached[2]
+        channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        stub = pb_grpc.ReplicationStub(channel)
+        self._channels[node_id] = (address, channel, stub)
+        return stub
+
+    async def close(self) -> None:
+        for _, channel, _ in self._channels.values():
+            await channel.close()
+        self._channels.clear()

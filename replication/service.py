@@ -1,0 +1,114 @@
+"""The gRPC server side of replication: Fetch, EpochEnd, Forward, Ping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from whippet.node.dispatch import dispatch
+from whippet.node.session import TRANSPORT_TCP, Session
+from whippet.replication._pb import replication_pb2 as pb
+from whippet.replication._pb import replication_pb2_grpc as pb_grpc
+from whippet.replication.peers import check_secret
+from whippet.wire.errors import IggyError
+
+if TYPE_CHECKING:
+    from whippet.replication.manager import ReplicaManager
+
+__all__ = ["ReplicationService"]
+
+_MAX_RECORDS = 4096
+_MAX_HOPS = 2
+
+
+class ReplicationService(pb_grpc.ReplicationServicer):
+    def __init__(self, manager: ReplicaManager) -> None:
+        self.m = manager
+
+    async def _authorize(self, context: Any) -> None:
+        if not check_secret(self.m.node.config.cluster_secret, context.invocation_metadata()):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "wrong cluster secret")
+
+    async def Ping(self, request: pb.PingRequest, context: Any) -> pb.PingResponse:
+        await self._authorize(context)
+        if request.from_node_id:
+            self.m.last_seen[request.from_node_id] = time.monotonic()
+        return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.node.meta.is_leader)
+
+    async def Fetch(self, request: pb.FetchRequest, context: Any) -> pb.FetchResponse:
+        await self._authorize(context)
+        p = request.partition
+        key = (p.stream_id, p.topic_id, p.partition_id)
+        state = self.m.leaders.get(key)
+        handle = self.m.node.partitions.find(*key)
+        if state is None or handle is None:
+            return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
+        if request.leader_epoch != state.epoch:
+            status = pb.FetchResponse.STALE_EPOCH if request.leader_epoch > state.epoch else pb.FetchResponse.NOT_LEADER
+            return pb.FetchResponse(status=status, leader_epoch=state.epoch)
+        plog = handle.log
+        if request.fetch_offset > plog.next_offset:
+            return pb.FetchResponse(
+                status=pb.FetchResponse.OUT_OF_RANGE, leader_epoch=state.epoch, truncate_to=plog.next_offset
+            )
+        state.fetched(request.follower_id, request.fetch_offset)
+        if request.fetch_offset >= plog.next_offset and request.max_wait_ms:
+            await state.wait_for_data(request.max_wait_ms / 1000)
+            if self.m.leaders.get(key) is not state:
+                return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
+        result, ends = plog.read_with_ends(request.fetch_offset, _MAX_RECORDS)
+        if result.count and request.max_bytes and len(result.data) > request.max_bytes and result.count > 1:
+            keep = max(1, int((ends <= request.max_bytes).sum()))
+            ends = ends[:keep]
+            result = type(result)(result.first_offset, keep, result.data[: int(ends[-1])])
+        epochs = [
+            pb.EpochStart(epoch=e, start_offset=s)
+            for e, s in self.m.epochs(key).entries
+            if s < result.first_offset + result.count
+        ]
+        return pb.FetchResponse(
+            status=pb.FetchResponse.OK, leader_epoch=state.epoch, high_watermark=state.high_watermark,
+            log_end=plog.next_offset, first_offset=result.first_offset, count=result.count,
+            records=result.data, ends=ends.tobytes(), epochs=epochs[-8:],
+        )
+
+    async def EpochEnd(self, request: pb.EpochEndRequest, context: Any) -> pb.EpochEndResponse:
+        await self._authorize(context)
+        p = request.partition
+        key = (p.stream_id, p.topic_id, p.partition_id)
+        handle = self.m.node.partitions.find(*key)
+        if handle is None:
+            return pb.EpochEndResponse(found=False)
+        cache = self.m.epochs(key)
+        log_end = handle.log.next_offset
+        last = cache.last_epoch
+        got = cache.end_offset(request.epoch, log_end)
+        if got is None:
+            entries = cache.entries
+            first_start = entries[0][1] if entries else log_end
+            return pb.EpochEndResponse(found=False, end_offset=first_start, log_end=log_end,
+                                       last_epoch=last if last is not None else 0)
+        epoch, end = got
+        return pb.EpochEndResponse(found=True, epoch=epoch, end_offset=end, log_end=log_end,
+                                   last_epoch=last if last is not None else 0)
+
+    async def Forward(self, request: pb.ForwardRequest, context: Any) -> pb.ForwardResponse:
+        await self._authorize(context)
+        if request.hops > _MAX_HOPS:
+            return pb.ForwardResponse(status=12010)
+        session = Session(
+            client_id=request.client_id, address=f"node-{request.origin_node_id}", transport=TRANSPORT_TCP,
+            user_id=request.user_id if request.has_user else None, node_id=request.origin_node_id,
+            hops=request.hops,
+        )
+        try:
+            reply = await dispatch(self.m.node, session, request.code, memoryview(request.payload))
+        except IggyError as exc:
+            return pb.ForwardResponse(status=exc.status)
+        except asyncio.CancelledError:
+            raise
+        payload = reply if isinstance(reply, (bytes, bytearray)) else b"".join(bytes(part) for part in reply)
+        return pb.ForwardResponse(status=0, payload=bytes(payload))

@@ -1,0 +1,71 @@
+"""High watermark, acknowledgements and in-sync tracking of a partition leader."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from whippet.replication.leader import LeaderState
+from whippet.wire.errors import NotLeader, ReplicationTimeout
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_rf1_commits_on_append() -> None:
+    s = LeaderState(epoch=0, replicas=(1,), self_id=1, log_end=0)
+    s.appended(5)
+    assert s.high_watermark == 5
+    await s.acknowledged(5, "quorum", 0.1)
+    await s.acknowledged(5, "all", 0.1)
+
+
+async def test_quorum_hw_and_acks_rf3() -> None:
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0)
+    s.appended(10)
+    assert s.high_watermark == 0
+    waiter = asyncio.create_task(s.acknowledged(10, "quorum", 2))
+    all_waiter = asyncio.create_task(s.acknowledged(10, "all", 2))
+    await s.acknowledged(10, "leader", 0.1)
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    s.fetched(2, 6)
+    assert s.high_watermark == 6
+    s.fetched(2, 10)
+    await asyncio.wait_for(waiter, 1)
+    assert s.high_watermark == 10
+    assert not all_waiter.done(), "follower 3 is in sync (grace period) and lacks the data"
+    s.fetched(3, 10)
+    await asyncio.wait_for(all_waiter, 1)
+
+
+async def test_timeout_and_resign() -> None:
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0)
+    s.appended(3)
+    with pytest.raises(ReplicationTimeout):
+        await s.acknowledged(3, "quorum", 0.05)
+    pending = asyncio.create_task(s.acknowledged(3, "quorum", 5))
+    await asyncio.sleep(0)
+    s.resign()
+    with pytest.raises(NotLeader):
+        await pending
+
+
+async def test_lagging_follower_leaves_isr_and_hw_never_goes_back() -> None:
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0, lag_ms=30)
+    s.appended(4)
+    s.fetched(2, 4)
+    await asyncio.sleep(0.06)
+    assert s.in_sync() == [1]
+    s.fetched(2, 4)
+    assert 2 in s.in_sync()
+    s.truncated(2)
+    assert s.high_watermark == 4  # a committed prefix is never uncommitted
+
+
+async def test_long_poll_wakes_on_append() -> None:
+    s = LeaderState(epoch=1, replicas=(1, 2), self_id=1, log_end=0)
+    waiting = asyncio.create_task(s.wait_for_data(5))
+    await asyncio.sleep(0)
+    s.appended(1)
+    await asyncio.wait_for(waiting, 1)
