@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -191,7 +192,7 @@ def parse_size(value: Any, name: str) -> int:
     if match is None:
         raise fail(f"`{name}` is not a byte size: {value!r}", 80)  # InvalidSizeBytes
     number, unit = match.groups()
-    size = int(float(number) * _SIZE_FACTORS[(unit or "b").lower()])
+    size = int(Decimal(number) * _SIZE_FACTORS[(unit or "b").lower()])
     if size > U64_MAX:
         raise fail(f"`{name}` is too large", 80)
     return size

@@ -10,6 +10,8 @@ handlers), so a ``consumer_id`` here never names a consumer group.
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from whippet.node.http import json_shapes as js
@@ -31,7 +33,6 @@ from whippet.node.http.bodies import (
 )
 from whippet.node.http.errors import NotFound
 from whippet.node.http.routing import Call, Param, Route, json, no_content
-from whippet.node.server import now_us
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
@@ -155,7 +156,7 @@ async def _send(call: Call) -> web.Response:
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list):
         raise fail("missing `messages` list")
-    now = now_us()
+    now = time.time_ns() // 1000  # origin timestamp, as the 0.8 server's JSON decoding sets it
     messages = []
     for m in raw_messages:
         if not isinstance(m, dict):
