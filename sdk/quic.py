@@ -21,6 +21,7 @@ from typing import Any
 
 from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, QuicEvent
 
 from whippet.wire.errors import ConnectionClosed, IggyError
 from whippet.wire.framing import encode_request
@@ -31,8 +32,19 @@ _RESPONSE_HEAD = struct.Struct("<II")
 _KEEPALIVE_S = 5.0
 
 
+class _ClientProtocol(QuicConnectionProtocol):
+    """Remembers that the connection ended, so later requests fail at once instead of waiting."""
+
+    terminated = False
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, ConnectionTerminated):
+            self.terminated = True
+        super().quic_event_received(event)  # ends every open stream reader
+
+
 class QuicConnection:
-    def __init__(self, stack: contextlib.AsyncExitStack, protocol: QuicConnectionProtocol, address: str) -> None:
+    def __init__(self, stack: contextlib.AsyncExitStack, protocol: _ClientProtocol, address: str) -> None:
         self._stack = stack
         self._protocol = protocol
         self.address = address
@@ -58,7 +70,9 @@ class QuicConnection:
         stack = contextlib.AsyncExitStack()
         try:
             protocol = await asyncio.wait_for(
-                stack.enter_async_context(connect(host, port, configuration=configuration, wait_connected=True)),
+                stack.enter_async_context(
+                    connect(host, port, configuration=configuration, create_protocol=_ClientProtocol)
+                ),
                 timeout,
             )
         except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
@@ -70,7 +84,13 @@ class QuicConnection:
         """Send one command on a new stream; return the OK payload or raise the server's IggyError."""
         return await self.request_raw(encode_request(code, payload))
 
+    @property
+    def closed(self) -> bool:
+        return self._protocol.terminated
+
     async def request_raw(self, frame: bytes | memoryview) -> bytes:
+        if self._protocol.terminated:
+            raise ConnectionClosed(f"QUIC connection to {self.address} is closed")
         try:
             reader, writer = await self._protocol.create_stream()
             writer.write(frame)

@@ -167,3 +167,19 @@ async def test_official_sdk_cannot_create_a_quic_endpoint() -> None:
 
     with pytest.raises(RuntimeError, match="CannotCreateEndpoint"):
         IggyClient.from_connection_string("iggy+quic://iggy:iggy@127.0.0.1:8080")
+
+
+async def test_node_shutdown_ends_client_requests_promptly(node) -> None:
+    from whippet.wire.errors import ConnectionClosed
+
+    conn = await QuicConnection.open("127.0.0.1", node.quic_port)
+    assert await conn.request(codes.PING) == b""
+    node.stop()  # the node closes every QUIC connection on its way down
+    for _ in range(40):
+        if conn.closed:
+            break
+        await asyncio.sleep(0.05)
+    assert conn.closed
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(conn.request(codes.PING), 2)
+    await conn.close()
