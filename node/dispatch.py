@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
 
-__all__ = ["Reply", "handler", "dispatch", "reply_buffers", "error_frame", "HANDLERS"]
+__all__ = ["HANDLERS", "Reply", "dispatch", "error_frame", "handler", "reply_buffers"]
 
 log = logging.getLogger(__name__)
 

@@ -37,14 +37,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
 from whippet.node.session import TRANSPORT_HTTP, TRANSPORT_QUIC, TRANSPORT_TCP, TRANSPORT_WS
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
     from whippet.node.server import Node
 
-__all__ = ["NodeMetrics", "CONTENT_TYPE", "TRANSPORT_NAMES"]
+__all__ = ["CONTENT_TYPE", "TRANSPORT_NAMES", "NodeMetrics"]
 
 #: The Content-Type of :meth:`NodeMetrics.render` (Prometheus text format 0.0.4).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -198,7 +197,7 @@ def _partitions(node: Node) -> Iterator[Any]:
     topic_info = GaugeMetricFamily(
         "whippet_topic_info", "Names of the topics (always 1)", labels=["stream", "topic", "stream_name", "topic_name"]
     )
-    counts = dict(streams=0, topics=0, partitions=0, groups=0)
+    counts = {"streams": 0, "topics": 0, "partitions": 0, "groups": 0}
     with node.meta.lock:
         for stream in node.meta.machine.streams():
             counts["streams"] += 1

@@ -11,16 +11,16 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 import whippet.node.handlers  # noqa: F401  (registers the handlers)
-from tests.support.client import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from whippet.node.config import NodeConfig
 from whippet.node.metrics import NodeMetrics
 from whippet.node.server import Node
 from whippet.wire import requests as rq
 from whippet.wire.errors import StreamIdNotFound
 from whippet.wire.primitives import Consumer, Identifier
+
+from tests.support.client import TestClient
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -1,0 +1,30 @@
+# whippet node image: `docker build -t whippet:0.1.0 .`
+# Runs one node; deploy/k8s/ runs a cluster of them. Settings: docs/CONFIG.md.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY . .
+# Wheels of the package and of every dependency (all ship binary wheels: no compiler needed).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 whippet \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/whippet --shell /usr/sbin/nologin whippet \
+ && install -d -o 10001 -g 10001 /var/lib/whippet
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels whippet \
+ && rm -rf /wheels \
+ && python -c "import whippet.node.__main__, whippet.node.handlers, whippet.replication" \
+ && whippet-node --help > /dev/null
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    WHIPPET_HOST=0.0.0.0 \
+    WHIPPET_DATA_DIR=/var/lib/whippet
+USER 10001:10001
+WORKDIR /var/lib/whippet
+VOLUME ["/var/lib/whippet"]
+# tcp, http (REST, /ping, /metrics), quic, websocket, raft, replication
+EXPOSE 8090 3000 8080/udp 8092 18090 18091
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/ping', timeout=2)"]
+CMD ["whippet-node"]
