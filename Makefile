@@ -34,5 +34,12 @@ proto: $(STAMP)
 		--grpc_python_out=replication/_pb --pyi_out=replication/_pb proto/replication.proto
 	sed -i 's/^import replication_pb2 as/from . import replication_pb2 as/' replication/_pb/replication_pb2_grpc.py
 
+# A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change);
+# the CA is reused when present. See docs/TRANSPORTS.md for the settings that use them.
+CERTS ?= ./certs
+.PHONY: certs
+certs: $(STAMP)
+	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info
