@@ -136,25 +136,36 @@ async def get_stats(node: Node, session: Session, req: rq.GetStats) -> Reply:
     return stats.encode()
 
 
+_HEALTHY, _UNREACHABLE = 0, 3
+_LEADER, _FOLLOWER = 0, 1
+
+
 @handler(codes.GET_CLUSTER_METADATA)
 async def get_cluster_metadata(node: Node, session: Session, req: rq.GetClusterMetadata) -> Reply:
-    """One node, leader and healthy, as a 0.8 server without clustering answers.
+    """Every registered node, with the metadata Raft leader as ``leader``.
 
-    The 0.8 SDK then never redirects. The cluster edition reports every node here.
+    A 0.8 SDK connected to another node redirects itself to that leader, as it does
+    on a real Iggy cluster; a one-node cluster answers like a 0.8 server without
+    clustering ("single-node", one healthy leader), so the SDK never redirects.
     """
+    with node.meta.lock:
+        members = node.meta.machine.nodes()
+    raft_leader = node.meta.leader_address
     nodes = [
         ClusterNode(
-            name=f"whippet-node-{node.node_id}",
-            ip=node.config.advertised_host or node.config.host,
-            tcp_port=node.ports.get("tcp", 0),
-            quic_port=node.ports.get("quic", 0),
-            http_port=node.ports.get("http", 0),
-            websocket_port=node.ports.get("ws", 0),
-            role=0,
-            status=0,
+            name=m.name,
+            ip=m.host,
+            tcp_port=m.tcp_port,
+            quic_port=m.quic_port,
+            http_port=m.http_port,
+            websocket_port=m.ws_port,
+            role=_LEADER if (m.raft_address == raft_leader or len(members) == 1) else _FOLLOWER,
+            status=_HEALTHY if node.replicas.alive(m.id) else _UNREACHABLE,
         )
+        for m in sorted(members, key=lambda m: m.id)
     ]
-    return ClusterMetadata(name="single-node", nodes=nodes).encode()
+    name = "single-node" if len(nodes) == 1 else node.config.cluster_name
+    return ClusterMetadata(name=name, nodes=nodes).encode()
 
 
 @handler(codes.GET_SNAPSHOT_FILE)

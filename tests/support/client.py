@@ -35,11 +35,14 @@ class TestClient:
     async def create_stream(self, name: str) -> bytes:
         return await self.call(rq.CreateStream(name=name))
 
-    async def create_topic(self, stream: str | int, name: str, partitions: int = 1, max_topic_size: int = 0) -> bytes:
+    async def create_topic(
+        self, stream: str | int, name: str, partitions: int = 1, max_topic_size: int = 0, replication_factor: int = 0
+    ) -> bytes:
+        """replication_factor 0 = the server's default."""
         return await self.call(
             rq.CreateTopic(
                 stream_id=Identifier(stream), partitions_count=partitions, compression=1, message_expiry=0,
-                max_topic_size=max_topic_size, replication_factor=1, name=name,
+                max_topic_size=max_topic_size, replication_factor=replication_factor, name=name,
             )
         )
 

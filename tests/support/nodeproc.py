@@ -42,6 +42,11 @@ class NodeProcess:
         return f"127.0.0.1:{self.tcp_port}"
 
     def start(self, timeout: float = 30.0) -> NodeProcess:
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting (cluster members must start together)."""
         env = dict(os.environ)
         env.update(
             {
@@ -65,6 +70,10 @@ class NodeProcess:
         ]
         self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
+
+    def wait_ready(self, timeout: float = 30.0) -> NodeProcess:
+        """Wait until the node serves its TCP port (it binds only once it is ready)."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,6 +101,15 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             return None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is alive but answers nothing (a partition, seen from outside)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """kill -9, as a crash does."""
