@@ -37,7 +37,6 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from whippet.wire.batch import (
     PAYLOAD_LENGTH_AT,
     RECORD_HEADER_SIZE,
@@ -52,18 +51,18 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
 
 __all__ = [
-    "NONCE_SIZE",
-    "TAG_SIZE",
-    "OVERHEAD",
     "CHECK_FILE",
-    "MessageCipher",
+    "NONCE_SIZE",
+    "OVERHEAD",
+    "TAG_SIZE",
     "AtRest",
-    "parse_key",
-    "check_config",
-    "open_at_rest",
-    "for_writing",
-    "for_reading",
+    "MessageCipher",
     "check_at_start",
+    "check_config",
+    "for_reading",
+    "for_writing",
+    "open_at_rest",
+    "parse_key",
 ]
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,11 @@ import asyncio
 import contextlib
 import ssl
 import struct
-from typing import Any
+from typing import Self
 
 from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
-
 from whippet.wire.errors import ConnectionClosed, IggyError
 from whippet.wire.framing import encode_request
 
@@ -75,7 +74,7 @@ class QuicConnection:
                 ),
                 timeout,
             )
-        except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ConnectionError, OSError) as exc:
             await stack.aclose()
             raise ConnectionClosed(f"QUIC connection to {host}:{port} failed: {exc!r}") from exc
         return cls(stack, protocol, f"{host}:{port}")
@@ -119,8 +118,8 @@ class QuicConnection:
             await self._keepalive
         await self._stack.aclose()
 
-    async def __aenter__(self) -> QuicConnection:
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()

@@ -24,8 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from aioquic.asyncio import QuicConnectionProtocol, serve
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamDataReceived, StreamReset
-
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+    StreamDataReceived,
+    StreamReset,
+)
 from whippet.node.session import TRANSPORT_QUIC
 from whippet.node.transports import tls
 from whippet.node.transports.binary import answer
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
 
-__all__ = ["start", "server_configuration", "IDLE_TIMEOUT_S"]
+__all__ = ["IDLE_TIMEOUT_S", "server_configuration", "start"]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +184,6 @@ class _Connection(QuicConnectionProtocol):
             self._node.session_closed(self._session)
             self._node.metrics.connections(-1)
         try:
-            self.close()
-        except Exception:  # the connection may already be terminated
-            pass
+            self.close()  # sends CONNECTION_CLOSE unless the connection already ended
+        except (RuntimeError, OSError) as exc:  # the UDP endpoint is already closed at shutdown
+            log.debug("QUIC close after shutdown: %s", exc)

@@ -34,14 +34,14 @@ if TYPE_CHECKING:
 __all__ = [
     "TlsFiles",
     "TlsSetupError",
-    "issue_certificate",
-    "new_key",
-    "write_key",
-    "write_certs",
-    "self_signed_files",
-    "server_context",
     "context_for",
     "files_for",
+    "issue_certificate",
+    "new_key",
+    "self_signed_files",
+    "server_context",
+    "write_certs",
+    "write_key",
 ]
 
 SELF_SIGNED_NAMES = ("localhost", "127.0.0.1")
@@ -91,7 +91,7 @@ def issue_certificate(
     and serverAuth usage that rustls/webpki insist on; CAs carry the basic
     constraints and keyCertSign usage that make verifiers accept them as anchors.
     """
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     subject = _name(common_name)
     issuer_name, signing_key = (subject, key) if issuer is None else (issuer[0].subject, issuer[1])
     builder = (

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-
 from whippet.node.session import TRANSPORT_WS
 from whippet.node.transports import tls
 from whippet.node.transports.binary import answer
@@ -32,7 +31,7 @@ from whippet.wire.framing import RequestReader
 if TYPE_CHECKING:
     from whippet.node.server import Node
 
-__all__ = ["start", "MAX_MESSAGE_SIZE"]
+__all__ = ["MAX_MESSAGE_SIZE", "start"]
 
 log = logging.getLogger(__name__)
 # The library logs every connection open/close at INFO; the TCP listener logs none, so keep it quiet.

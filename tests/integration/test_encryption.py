@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 from apache_iggy import IggyClient, PollingStrategy, SendMessage
-
-from tests.compat.transports import connection_string
 from whippet.sdk.connection import Connection
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages, parse_polled
 from whippet.wire.errors import CannotDecryptData, InvalidEncryptionKey
 from whippet.wire.headers import HeaderKind, encode_user_headers
-from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy as PS
+from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind
+from whippet.wire.primitives import PollingStrategy as PS
+
+from tests.compat.transports import connection_string
 
 pytestmark = pytest.mark.asyncio
 

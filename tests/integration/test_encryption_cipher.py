@@ -13,7 +13,6 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from whippet.node.config import ConfigError, NodeConfig
 from whippet.node.encryption import (
     CHECK_FILE,

@@ -11,16 +11,27 @@ import asyncio
 import struct
 
 import pytest
-
 from whippet.sdk.quic import QuicConnection
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages, parse_polled
 from whippet.wire.errors import InvalidCommand, Unauthenticated
 from whippet.wire.headers import HeaderKind, encode_user_headers
-from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy
-from whippet.wire.responses import ConsumerGroupDetails, ConsumerOffsetInfo, StreamDetails, TopicDetails
-from whippet.wire.responses import decode_clients
+from whippet.wire.primitives import (
+    Consumer,
+    ConsumerKind,
+    Identifier,
+    Partitioning,
+    PollingKind,
+    PollingStrategy,
+)
+from whippet.wire.responses import (
+    ConsumerGroupDetails,
+    ConsumerOffsetInfo,
+    StreamDetails,
+    TopicDetails,
+    decode_clients,
+)
 
 pytestmark = pytest.mark.asyncio
 

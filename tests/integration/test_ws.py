@@ -14,12 +14,18 @@ import struct
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages, parse_polled
 from whippet.wire.framing import encode_request
-from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy
+from whippet.wire.primitives import (
+    Consumer,
+    ConsumerKind,
+    Identifier,
+    Partitioning,
+    PollingKind,
+    PollingStrategy,
+)
 from whippet.wire.responses import decode_clients
 
 pytestmark = pytest.mark.asyncio
