@@ -17,10 +17,11 @@ from whippet.node.config import NodeConfig
 from whippet.node.metrics import NodeMetrics
 from whippet.node.server import Node
 from whippet.wire import requests as rq
-from whippet.wire.errors import StreamIdNotFound
+from whippet.wire.errors import StreamIdNotFound, StreamNameAlreadyExists
 from whippet.wire.primitives import Consumer, Identifier
 
 from tests.support.client import TestClient
+from tests.unit.deploy import metrics_doc
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -124,6 +125,36 @@ async def test_consumer_group_lag_follows_stored_offsets(node: Node) -> None:
         assert value(scrape(node.metrics), "whippet_consumer_groups") == 1
     finally:
         await client.close()
+
+
+async def test_every_exported_series_is_documented_and_every_documented_one_exported(node: Node) -> None:
+    """docs/METRICS.md is the contract of the dashboard and the alerts: hold the node to it."""
+    client = await TestClient.connect(f"127.0.0.1:{node.ports['tcp']}")
+    try:  # enough traffic for every family to have a series: a group with a stored offset, a poll
+        await client.create_stream("s")
+        await client.create_topic("s", "t", partitions=1)
+        await client.call(rq.CreateConsumerGroup(stream_id=Identifier("s"), topic_id=Identifier("t"), name="g"))
+        await client.call(rq.JoinConsumerGroup(stream_id=Identifier("s"), topic_id=Identifier("t"),
+                                               group_id=Identifier("g")))
+        await client.send("s", "t", 0, [b"m"] * 3)
+        await client.poll("s", "t", 0)
+        await client.call(rq.StoreConsumerOffset(consumer=Consumer.group("g"), stream_id=Identifier("s"),
+                                                 topic_id=Identifier("t"), partition_id=0, offset=0))
+        with pytest.raises(StreamNameAlreadyExists):
+            await client.create_stream("s")  # an error, for whippet_request_errors_total
+    finally:
+        await client.close()
+    seen = {name for name, _ in scrape(node.metrics)}
+    documented = metrics_doc.sample_names(metrics_doc.exported())
+    whippet = {name for name in seen if name.startswith("whippet_")}
+    assert whippet == documented, f"undocumented: {whippet - documented}, not exported: {documented - whippet}"
+    assert metrics_doc.process_names() <= seen
+    assert not set(metrics_doc.reserved()) & seen, "a reserved name is exported: move it to the Exported tables"
+    # The documented types are the real ones.
+    for family in text_string_to_metric_families(node.metrics.render().decode()):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        if name in metrics_doc.exported():
+            assert metrics_doc.exported()[name] == family.type, name
 
 
 def test_metrics_without_a_node_are_only_the_counted_ones() -> None:
