@@ -10,6 +10,7 @@ groups, users with their permissions, tokens) is exactly what it was before.
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any
 
 import pytest
@@ -33,6 +34,8 @@ _KNOWN: dict[str, list[Any]] = {
     "client_id": [0, 1],
     "fsync": ["true", "false"],
 }
+#: more examples for a deeper run, e.g. WHIPPET_HTTP_FUZZ_EXAMPLES=2000 (the suite uses 100)
+_EXAMPLES = int(os.environ.get("WHIPPET_HTTP_FUZZ_EXAMPLES", "100"))
 #: logout would revoke the token the test itself uses
 _SKIPPED = {("DELETE", "/users/logout")}
 
@@ -83,7 +86,7 @@ def _setup(api: _Api) -> None:
     api.send("POST", "/personal-access-tokens", {"name": "fuzz-pat", "expiry": 0})
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 + _EXAMPLES // 10)
 def test_no_5xx_and_rejected_requests_change_nothing(http_node) -> None:  # noqa: F811
     base = f"http://127.0.0.1:{http_node.http_port}"
     api = _Api(base)
@@ -95,7 +98,7 @@ def test_no_5xx_and_rejected_requests_change_nothing(http_node) -> None:  # noqa
     cases = st.one_of([op.as_strategy(mode) for op in operations for mode in GenerationMode])
     seen: dict[int, int] = {}
 
-    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=cases, use_known_ids=st.booleans(), data=st.data())
     def check(case: schemathesis.Case, use_known_ids: bool, data: st.DataObject) -> None:
         if use_known_ids and case.path_parameters:
