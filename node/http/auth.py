@@ -21,10 +21,9 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
-
 from whippet.wire.errors import InvalidAccessToken
 
-__all__ = ["ISSUER", "AUDIENCE", "Claims", "IssuedToken", "TokenAuthority", "uuid7"]
+__all__ = ["AUDIENCE", "ISSUER", "Claims", "IssuedToken", "TokenAuthority", "uuid7"]
 
 ISSUER = "iggy.apache.org"
 AUDIENCE = "iggy.apache.org"

@@ -17,33 +17,37 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions, TopicPermissions
+from whippet.metadata.permissions import (
+    GlobalPermissions,
+    Permissions,
+    StreamPermissions,
+    TopicPermissions,
+)
 from whippet.wire.errors import IggyError, InvalidFormat
 from whippet.wire.primitives import Identifier
 
 __all__ = [
     "U32_MAX",
     "U64_MAX",
-    "path_id",
-    "path_u32",
-    "json_object",
+    "fail",
+    "get_b64",
+    "get_bool",
+    "get_opt_u8",
+    "get_opt_u32",
     "get_str",
     "get_u32",
     "get_u64",
-    "get_opt_u8",
-    "get_opt_u32",
-    "get_bool",
-    "get_b64",
-    "query_u32",
-    "query_opt_u32",
-    "query_u64",
-    "query_bool",
-    "query_str",
     "identifier",
-    "parse_size",
+    "json_object",
     "parse_permissions",
-    "fail",
+    "parse_size",
+    "path_id",
+    "path_u32",
+    "query_bool",
+    "query_opt_u32",
+    "query_str",
+    "query_u32",
+    "query_u64",
 ]
 
 U32_MAX = 0xFFFF_FFFF

@@ -14,10 +14,9 @@ import logging
 from typing import Any
 
 from aiohttp import web
-
 from whippet.wire.errors import IggyError
 
-__all__ = ["NotFound", "status_of", "error_body", "error_response", "not_found_response"]
+__all__ = ["NotFound", "error_body", "error_response", "not_found_response", "status_of"]
 
 log = logging.getLogger(__name__)
 

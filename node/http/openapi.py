@@ -12,7 +12,7 @@ from typing import Any
 
 from whippet.node.http.routing import Route
 
-__all__ = ["build_openapi", "SCHEMAS"]
+__all__ = ["SCHEMAS", "build_openapi"]
 
 _U32 = {"type": "integer", "minimum": 0, "maximum": 0xFFFF_FFFF}
 _U64 = {"type": "integer", "minimum": 0, "maximum": 0xFFFF_FFFF_FFFF_FFFF}
@@ -43,25 +43,25 @@ def _flags(*names: str) -> dict[str, Any]:
     return _obj(names, **{n: {"type": "boolean"} for n in names})
 
 
-_STREAM = dict(id=_U32, created_at=_U64, name=_STR, size=_SIZE, messages_count=_U64, topics_count=_U32)
-_TOPIC = dict(
-    id=_U32, created_at=_U64, name=_STR, size=_SIZE, message_expiry=_U64,
-    compression_algorithm={"type": "string", "enum": ["none", "gzip"]}, max_topic_size=_U64,
-    replication_factor=_U8, messages_count=_U64, partitions_count=_U32,
-)
-_TOPIC_SETTINGS = dict(
-    name=_NAME,
-    compression_algorithm={"type": "string", "enum": ["none", "gzip"]},
-    message_expiry=_U64,
-    max_topic_size={"anyOf": [_U64, {"type": "string"}]},
-    replication_factor=_nullable({"type": "integer", "minimum": 1, "maximum": 255}),
-)
-_GROUP = dict(id=_U32, name=_STR, partitions_count=_U32, members_count=_U32)
-_USER = dict(id=_U32, created_at=_U64, status={"type": "string", "enum": ["active", "inactive"]}, username=_STR)
-_CLIENT = dict(
-    client_id=_U32, user_id=_nullable(_U32), address=_STR,
-    transport={"type": "string", "enum": ["tcp", "quic", "http", "ws"]}, consumer_groups_count=_U32,
-)
+_STREAM = {"id": _U32, "created_at": _U64, "name": _STR, "size": _SIZE, "messages_count": _U64, "topics_count": _U32}
+_TOPIC = {
+    "id": _U32, "created_at": _U64, "name": _STR, "size": _SIZE, "message_expiry": _U64,
+    "compression_algorithm": {"type": "string", "enum": ["none", "gzip"]}, "max_topic_size": _U64,
+    "replication_factor": _U8, "messages_count": _U64, "partitions_count": _U32,
+}
+_TOPIC_SETTINGS = {
+    "name": _NAME,
+    "compression_algorithm": {"type": "string", "enum": ["none", "gzip"]},
+    "message_expiry": _U64,
+    "max_topic_size": {"anyOf": [_U64, {"type": "string"}]},
+    "replication_factor": _nullable({"type": "integer", "minimum": 1, "maximum": 255}),
+}
+_GROUP = {"id": _U32, "name": _STR, "partitions_count": _U32, "members_count": _U32}
+_USER = {"id": _U32, "created_at": _U64, "status": {"type": "string", "enum": ["active", "inactive"]}, "username": _STR}
+_CLIENT = {
+    "client_id": _U32, "user_id": _nullable(_U32), "address": _STR,
+    "transport": {"type": "string", "enum": ["tcp", "quic", "http", "ws"]}, "consumer_groups_count": _U32,
+}
 _HEADER_FIELD = _obj(("kind", "value"), kind=_STR, value=_B64)
 _IDENTITY = _obj(("user_id", "access_token"), user_id=_U32,
                  access_token=_obj(("token", "expiry"), token=_STR, expiry=_U64))

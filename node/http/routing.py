@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_HTTP, Session
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.wire.requests import WireStruct
 
-__all__ = ["Param", "Route", "Call", "http_session", "no_content", "json"]
+__all__ = ["Call", "Param", "Route", "http_session", "json", "no_content"]
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 

@@ -45,7 +45,7 @@ async def test_login_token_claims(jwt_node: NodeProcess) -> None:
         claims = jwt.decode(h.token, SECRET, algorithms=["HS256"], audience="iggy.apache.org", issuer="iggy.apache.org")
         assert claims["sub"] == "0" and uuid.UUID(claims["jti"]).version == 7
         assert before <= claims["iat"] == claims["nbf"] and claims["exp"] == claims["iat"] + 600
-        status, ident = await h.call("POST", "/users/login", json={"username": "iggy", "password": "iggy"})
+        _status, ident = await h.call("POST", "/users/login", json={"username": "iggy", "password": "iggy"})
         assert ident["access_token"]["expiry"] == jwt.decode(
             ident["access_token"]["token"], options={"verify_signature": False})["exp"]
         await h.error("POST", "/users/login", 400, 42, json={"username": "iggy", "password": "wrong"})
@@ -118,7 +118,7 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))

@@ -10,8 +10,12 @@ import jwt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions, TopicPermissions
+from whippet.metadata.permissions import (
+    GlobalPermissions,
+    Permissions,
+    StreamPermissions,
+    TopicPermissions,
+)
 from whippet.node.http.auth import TokenAuthority, uuid7
 from whippet.node.http.bodies import parse_permissions, parse_size
 from whippet.node.http.errors import error_body, status_of
