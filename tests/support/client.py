@@ -46,10 +46,12 @@ class TestClient:
             )
         )
 
-    async def send(self, stream: str | int, topic: str | int, partition: int, payloads: list[bytes]) -> None:
+    async def send(
+        self, stream: str | int, topic: str | int, partition: int, payloads: list[bytes], ids: list[int] | None = None
+    ) -> None:
         from whippet.wire import codes
 
-        messages = [(0, p, b"", 0) for p in payloads]
+        messages = [(0 if ids is None else ids[i], p, b"", 0) for i, p in enumerate(payloads)]
         body = build_send_messages(Identifier(stream), Identifier(topic), Partitioning.partition_id(partition), messages)
         await self.conn.request(codes.SEND_MESSAGES, body)
 
