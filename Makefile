@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ./data
 
-.PHONY: install run test bench lint clean proto
+.PHONY: install run test bench lint clean proto cluster
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,3 +43,12 @@ certs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# A 3-node cluster on loopback (node i on the default ports + 100*i, data in ./data/node-i).
+# Ctrl-C stops all three.
+cluster: $(STAMP)
+	@pids=""; \
+	for i in 1 2 3; do \
+		$(BIN)/whippet-node --config deploy/local/node-$$i.toml --with-default-root-credentials & pids="$$pids $$!"; \
+	done; \
+	trap 'kill $$pids; wait' INT TERM; wait

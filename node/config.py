@@ -219,7 +219,9 @@ def _from_toml(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ConfigError(f"{source}: top-level key {section!r} must be a [section]")
         for key, raw in body.items():
-            name = key if section in _SECTIONLESS else f"{section}_{key}"
+            name = f"{section}_{key}"
+            if section in _SECTIONLESS and name not in _FIELDS:
+                name = key  # [node] data_dir -> data_dir, but [node] id -> node_id
             if name not in _FIELDS:
                 raise ConfigError(f"{source}: unknown setting [{section}] {key}")
             out[name] = _convert(name, raw, source)
