@@ -295,6 +295,8 @@ class Consumer:
             if mode == "after_all":
                 await self.commit()
             batch = await self.poll()
+            if self._closed:  # closed by another task while polling: deliver nothing more
+                raise StopAsyncIteration
             if not batch:
                 await asyncio.sleep(self.config.poll_interval)
                 continue
