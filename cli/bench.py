@@ -1,217 +1,275 @@
-"""``whippet-bench``: send and poll throughput against a fresh node, as ratios to a peer.
+"""``whippet-bench``: throughput and latency of whippet, optionally side by side with NATS and Redis.
 
-``whippet-bench suite`` (what ``make bench`` runs) starts, one after another on
-loopback, the bare-uvloop peer (``bench_peer``) and a whippet node with fsync off
-and with fsync before ack, and drives each from a second process with one request
-in flight: ``--batches`` SendMessages of ``--batch`` messages of ``--size`` bytes,
-then PollMessages of ``--batch`` messages until everything was read back. Batches
-are encoded once up front so the client is not what is measured. Every load loop
-is bounded in count and in time (``--max-seconds``).
+Workloads (``--workloads``, default all four):
+
+* ``send`` — ``--producers`` processes each send ``--count`` messages of
+  ``--message-size`` bytes in batches of ``--batch-size`` (``--in-flight`` batches
+  outstanding), spread over ``--streams`` x ``--partitions``;
+* ``poll`` — ``--consumers`` processes read that data back by offset;
+* ``consumer-group-poll`` — the consumers read it as one consumer group, committing per poll;
+* ``send-and-poll`` — producers and consumers at once, on fresh streams.
+
+``--target host:port`` measures an already running node (or cluster) instead of
+starting one. ``--compare`` also starts Debian's ``nats-server`` (JetStream, file
+storage, R1) and ``redis-server`` (AOF, appendfsync everysec) on loopback, runs
+the same workloads through nats-py and redis-py, and prints one ratio table
+from the same run; a missing server is skipped with a note, never installed.
+``suite`` (what ``make bench`` runs) is ``--compare`` with bounded defaults.
+
+Batches are encoded once up front and each actor is its own process, so the
+client is not what is measured. Every phase is bounded by ``--max-seconds``.
+Output: a table on stdout, ``results.json``, ``throughput.png`` and
+``latency.png`` under ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import math
 import multiprocessing as mp
 import os
+import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["main"]
+from whippet.cli.bench_actors import TICK, ActorPlan, run_actor
+from whippet.cli.bench_drivers import Spec, driver_for
+from whippet.cli.bench_report import Result, aggregate, ratio_table, results_table, write_charts, write_json
+from whippet.cli.bench_servers import Server, available, start
 
+__all__ = ["main", "machine"]
 
-@dataclass
-class Result:
-    target: str
-    phase: str
-    messages: int
-    bytes: int
-    seconds: float
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / self.seconds / 1e6 if self.seconds else 0.0
-
-    @property
-    def msg_per_s(self) -> float:
-        return self.messages / self.seconds if self.seconds else 0.0
+WORKLOADS = ("send", "poll", "consumer-group-poll", "send-and-poll")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _pairs(spec: Spec) -> list[tuple[int, int]]:
+    return [(s, p) for s in range(spec.streams) for p in range(spec.partitions)]
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+def _share(pairs: list[tuple[int, int]], n: int, k: int) -> tuple[tuple[int, int], ...]:
+    mine = pairs[k::n] if n <= len(pairs) else [pairs[k % len(pairs)]]
+    return tuple(mine)
 
 
-# --- the load generator (runs in its own process) ---
-
-
-async def _load(port: int, login: bool, batches: int, batch: int, size: int, max_seconds: float) -> dict:
-    from whippet.sdk.connection import Connection
-    from whippet.wire import codes
-    from whippet.wire.batch import build_send_messages
-    from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy
-    from whippet.wire.requests import CreateStream, CreateTopic, LoginUser, PollMessages
-    from whippet.wire.framing import encode_request
-
-    conn = await Connection.open("127.0.0.1", port)
-    if login:
-        await conn.request(codes.LOGIN_USER, LoginUser(username="iggy", password="iggy", version="bench", context="").encode())
-        await conn.request(codes.CREATE_STREAM, CreateStream(name="bench").encode())
-        await conn.request(
-            codes.CREATE_TOPIC,
-            CreateTopic(
-                stream_id=Identifier("bench"), partitions_count=1, compression=1, message_expiry=0,
-                max_topic_size=0, replication_factor=1, name="t",
-            ).encode(),
-        )
-    payload = os.urandom(size)
-    messages = [(0, payload, b"", 0) for _ in range(batch)]
-    send_frame = encode_request(
-        codes.SEND_MESSAGES,
-        build_send_messages(Identifier("bench"), Identifier("t"), Partitioning.partition_id(0), messages),
-    )
-    out: dict = {}
-    deadline = time.monotonic() + max_seconds
-    sent = 0
-    t0 = time.perf_counter()
-    while sent < batches and time.monotonic() < deadline:
-        await conn.request_raw(send_frame)
-        sent += 1
-    out["send"] = (sent * batch, sent * batch * (size + 64), time.perf_counter() - t0)
-
-    consumer = Consumer(ConsumerKind.CONSUMER, Identifier(1))
-    polled = 0
-    offset = 0
-    t0 = time.perf_counter()
-    deadline = time.monotonic() + max_seconds
-    nbytes = 0
-    while polled < sent * batch and time.monotonic() < deadline:
-        req = PollMessages(
-            consumer=consumer, stream_id=Identifier("bench"), topic_id=Identifier("t"), partition_id=0,
-            strategy=PollingStrategy(PollingKind.OFFSET, offset), count=batch, auto_commit=False,
-        )
-        body = await conn.request(codes.POLL_MESSAGES, req.encode())
-        n = int.from_bytes(body[12:16], "little")
-        if n == 0:
-            break
-        polled += n
-        offset += n
-        nbytes += len(body) - 16
-    out["poll"] = (polled, nbytes, time.perf_counter() - t0)
-    await conn.close()
+def _expected(plans: list[ActorPlan], batch: int) -> dict[tuple[int, int], int]:
+    out: dict[tuple[int, int], int] = {}
+    for plan in plans:
+        for i in range(plan.batches):
+            pair = plan.pairs[i % len(plan.pairs)]
+            out[pair] = out.get(pair, 0) + batch
     return out
 
 
-def _load_process(args: tuple, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    try:
-        import uvloop
+class Runner:
+    def __init__(self, opts: argparse.Namespace) -> None:
+        self.opts = opts
+        self.ctx = mp.get_context("spawn")
 
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            queue.put(runner.run(_load(*args)))
-    except BaseException as exc:  # report, do not hang the parent
-        queue.put({"error": repr(exc)})
+    def _run_actors(self, label: str, plans: list[ActorPlan], total: int) -> list[dict[str, Any]]:
+        from tqdm import tqdm
 
-
-def _run_target(name: str, cmd: list[str], port: int, login: bool, opts: argparse.Namespace) -> list[Result]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port, proc)
-        ctx = mp.get_context("spawn")
-        queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-        worker = ctx.Process(
-            target=_load_process,
-            args=((port, login, opts.batches, opts.batch, opts.size, opts.max_seconds), queue),
-        )
-        worker.start()
-        out = queue.get(timeout=opts.max_seconds * 3 + 60)
-        worker.join(10)
-        if "error" in out:
-            raise RuntimeError(f"{name}: {out['error']}")
-        return [Result(name, phase, *out[phase]) for phase in ("send", "poll")]
-    finally:
-        proc.send_signal(signal.SIGTERM)
+        ctx = self.ctx
+        progress, shared = ctx.Value("q", 0), ctx.Value("q", 0)
+        start_evt, ready, queue = ctx.Event(), ctx.Semaphore(0), ctx.Queue()
+        procs = [ctx.Process(target=run_actor, args=(p, progress, shared, start_evt, ready, queue)) for p in plans]
+        for proc in procs:
+            proc.start()
+        out: list[dict[str, Any]] = []
+        bar = tqdm(total=total, desc=label, unit="msg", unit_scale=True, leave=False, file=sys.stderr,
+                   disable=self.opts.no_progress)
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            for _ in procs:
+                if not ready.acquire(timeout=120):
+                    raise RuntimeError(f"{label}: an actor did not connect in time")
+            start_evt.set()
+            deadline = time.monotonic() + self.opts.max_seconds * 3 + 120
+            while len(out) < len(procs):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{label}: actors did not finish in time")
+                try:
+                    out.append(queue.get(timeout=0.2))
+                except Exception:  # queue.Empty: just refresh the bar
+                    pass
+                bar.n = min(progress.value, total)
+                bar.refresh()
+        finally:
+            bar.close()
+            for proc in procs:
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+        errors = [o["error"] for o in out if "error" in o]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        return out
+
+    def _producers(self, system: str, address: str, spec: Spec) -> list[ActorPlan]:
+        o = self.opts
+        pairs = _pairs(spec)
+        batches = max(1, math.ceil(o.count / spec.batch))
+        return [
+            ActorPlan(system, address, spec, "producer", k, _share(pairs, o.producers, k), batches=batches,
+                      in_flight=o.in_flight, max_seconds=o.max_seconds)
+            for k in range(o.producers)
+        ]
+
+    def _consumers(self, system: str, address: str, spec: Spec, expected: dict[tuple[int, int], int],
+                   group: bool) -> list[ActorPlan]:
+        o = self.opts
+        pairs = _pairs(spec)
+        total = sum(expected.values())
+        plans = []
+        for k in range(o.consumers):
+            mine = tuple(pairs) if group else _share(pairs, o.consumers, k)
+            plans.append(ActorPlan(system, address, spec, "consumer", k, mine,
+                                   expected={p: expected.get(p, 0) for p in mine}, group_total=total, group=group,
+                                   in_flight=1, max_seconds=o.max_seconds))
+        return plans
+
+    def run_system(self, server: Server) -> list[Result]:
+        o = self.opts
+        system, label, address = server.system, server.label, server.address
+        base = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "a")
+        driver = driver_for(system)
+        asyncio.run(driver.setup(address, base))
+        results: list[Result] = []
+        workloads = list(o.workloads)
+        if any(w in workloads for w in ("poll", "consumer-group-poll")) and "send" not in workloads:
+            workloads.insert(0, "send")
+        written: dict[tuple[int, int], int] = {}
+
+        def record(workload: str, role: str, parts: list[dict[str, Any]]) -> None:
+            results.append(aggregate(system, label, workload, role, parts, TICK))
+
+        for workload in WORKLOADS:
+            if workload not in workloads:
+                continue
+            if workload == "send":
+                plans = self._producers(system, address, base)
+                parts = self._run_actors(f"{label}: send", plans, sum(p.batches for p in plans) * base.batch)
+                for part in parts:
+                    for key, n in part["per_pair"].items():
+                        s, p = map(int, key.split(":"))
+                        written[(s, p)] = written.get((s, p), 0) + n
+                record("send", "producer", parts)
+            elif workload in ("poll", "consumer-group-poll"):
+                group = workload == "consumer-group-poll"
+                plans = self._consumers(system, address, base, written, group)
+                parts = self._run_actors(f"{label}: {workload}", plans, sum(written.values()))
+                record(workload, "consumer", parts)
+            else:
+                spec = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "b")
+                asyncio.run(driver.setup(address, spec))
+                producers = self._producers(system, address, spec)
+                expected = _expected(producers, spec.batch)
+                consumers = self._consumers(system, address, spec, expected, False)
+                total = 2 * sum(expected.values())
+                parts = self._run_actors(f"{label}: send-and-poll", producers + consumers, total)
+                record(workload, "producer", [p for p in parts if p["role"] == "producer"])
+                record(workload, "consumer", [p for p in parts if p["role"] == "consumer"])
+        return results
 
 
-def suite(opts: argparse.Namespace) -> list[Result]:
-    results: list[Result] = []
-    root = Path(tempfile.mkdtemp(prefix="whippet-bench-"))
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (for docs/BENCHMARKS.md)."""
+    info: dict[str, Any] = {"nproc": os.cpu_count(), "python": platform.python_version(),
+                            "platform": platform.platform()}
     try:
-        port = _free_port()
-        (root / "peer").mkdir()
-        results += _run_target(
-            "peer (bare uvloop + file)", [sys.executable, "-m", "whippet.cli.bench_peer", str(port), str(root / "peer")],
-            port, False, opts,
-        )
-        for fsync in ("never", "always"):
-            port = _free_port()
-            cmd = [
-                sys.executable, "-m", "whippet.node", "--data-dir", str(root / f"node-{fsync}"),
-                "--tcp-port", str(port), "--http-port", "0", "--quic-port", "0", "--ws-port", "0",
-                "--fsync", fsync, "--with-default-root-credentials", "--log-level", "WARNING",
-            ]
-            results += _run_target(f"whippet fsync={fsync}", cmd, port, True, opts)
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+        mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                          if line.startswith("MemTotal")))
+        info.update(cpu=cpu, memory_gib=round(mem_kb / 2**20, 1))
+    except (OSError, StopIteration, ValueError):
+        pass
+    for name, cmd in (("nats_server", ["nats-server", "--version"]), ("redis_server", ["redis-server", "--version"])):
+        if shutil.which(cmd[0]):
+            info[name] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    return info
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="whippet-bench", description=__doc__.split("\n")[0])
+    p.add_argument("mode", nargs="?", choices=["run", "suite"], default="run",
+                   help="suite = --compare with the make-bench defaults")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated of {', '.join(WORKLOADS)}")
+    p.add_argument("--producers", type=int, default=1)
+    p.add_argument("--consumers", type=int, default=1)
+    p.add_argument("--streams", type=int, default=1)
+    p.add_argument("--partitions", type=int, default=1)
+    p.add_argument("--message-size", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, default=1000, help="messages per request")
+    p.add_argument("--count", type=int, default=200_000, help="messages per producer")
+    p.add_argument("--in-flight", type=int, default=4, help="batches outstanding per producer")
+    p.add_argument("--max-seconds", type=float, default=15.0, help="bound of every phase")
+    p.add_argument("--fsync", default="interval", help="whippet node fsync policies to run, comma-separated")
+    p.add_argument("--target", help="host:port of a running whippet node/cluster (login iggy/iggy)")
+    p.add_argument("--compare", action="store_true", help="also run NATS JetStream and Redis Streams")
+    p.add_argument("--out", default="bench-results")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = _parser().parse_args(argv)
+    opts.workloads = [w.strip() for w in opts.workloads.split(",") if w.strip()]
+    unknown = set(opts.workloads) - set(WORKLOADS)
+    if unknown:
+        print(f"error: unknown workloads {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if opts.mode == "suite":
+        opts.compare = True
+    runner = Runner(opts)
+    root = Path(tempfile.mkdtemp(prefix="whippet-bench-"))
+    results: list[Result] = []
+    notes: list[str] = []
+    try:
+        targets: list[tuple[str, str]] = []
+        if opts.target:
+            targets.append(("whippet", "target"))
+        else:
+            targets += [("whippet", f) for f in opts.fsync.split(",")]
+        if opts.compare:
+            for system in ("nats", "redis"):
+                if available(system):
+                    targets.append((system, ""))
+                else:
+                    notes.append(f"{system}: server binary not installed, skipped (apt-get install {system}-server)")
+        for system, fsync in targets:
+            if fsync == "target":
+                host, port = opts.target.rsplit(":", 1)
+                server = Server("whippet", f"whippet @ {opts.target}", int(port), host=host)
+            else:
+                server = start(system, root, fsync=fsync or "interval")
+            try:
+                got = runner.run_system(server)
+                if system == "whippet" and any(r.system == "whippet" for r in results):
+                    for r in got:  # only the first whippet run is the ratio base
+                        r.system = f"whippet-{fsync}"
+                results += got
+            finally:
+                server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return results
-
-
-def _report(results: list[Result]) -> str:
-    peer = {r.phase: r for r in results if r.target.startswith("peer")}
-    lines = [f"{'target':<28} {'phase':<5} {'MB/s':>9} {'msg/s':>11} {'vs peer':>8}"]
-    for r in results:
-        ratio = r.mb_per_s / peer[r.phase].mb_per_s if r.phase in peer and peer[r.phase].mb_per_s else 0
-        lines.append(f"{r.target:<28} {r.phase:<5} {r.mb_per_s:>9.1f} {r.msg_per_s:>11.0f} {ratio:>8.2f}")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="whippet-bench", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("suite", help="send+poll vs the peer, fsync off and on")
-    s.add_argument("--batches", type=int, default=2000)
-    s.add_argument("--batch", type=int, default=1000)
-    s.add_argument("--size", type=int, default=1024)
-    s.add_argument("--max-seconds", type=float, default=20.0)
-    s.add_argument("--out", default="bench-results")
-    opts = p.parse_args(argv)
-    results = suite(opts)
-    table = _report(results)
-    print(table)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "suite.json").write_text(
-        json.dumps([{**asdict(r), "mb_per_s": r.mb_per_s, "msg_per_s": r.msg_per_s} for r in results], indent=2)
-    )
-    (out / "suite.txt").write_text(table + "\n")
+    text = results_table(results)
+    ratios = ratio_table(results)
+    report = text + ("\n\n" + ratios if ratios else "") + "".join(f"\nnote: {n}" for n in notes)
+    print(report)
+    meta = {"machine": machine(), "options": {k: v for k, v in vars(opts).items()}, "notes": notes}
+    write_json(out / "results.json", results, meta)
+    (out / "results.txt").write_text(report + "\n")
+    charts = write_charts(out, results)
+    print(f"\nwrote {out / 'results.json'}, {', '.join(str(c) for c in charts)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
