@@ -21,7 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# --compare uses Debian's nats-server and redis-server; install them when missing and root.
 bench: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && ! { command -v nats-server && command -v redis-server; } >/dev/null 2>&1; then \
+		apt-get install -y -qq nats-server redis-server >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq nats-server redis-server >/dev/null; } || \
+		echo "bench: could not install nats-server/redis-server; comparing without them"; fi
 	$(BIN)/whippet-bench suite --out bench-results
 
 lint: $(STAMP)

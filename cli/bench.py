@@ -205,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=1)
     p.add_argument("--message-size", type=int, default=1024)
     p.add_argument("--batch-size", type=int, default=1000, help="messages per request")
-    p.add_argument("--count", type=int, default=200_000, help="messages per producer")
+    p.add_argument("--count", type=int, default=None, help="messages per producer (200k; suite 500k)")
     p.add_argument("--in-flight", type=int, default=4, help="batches outstanding per producer")
     p.add_argument("--max-seconds", type=float, default=15.0, help="bound of every phase")
     p.add_argument("--fsync", default="interval", help="whippet node fsync policies to run, comma-separated")
@@ -223,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown workloads {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    if opts.count is None:
+        opts.count = 500_000 if opts.mode == "suite" else 200_000
     if opts.mode == "suite":
         opts.compare = True
+        if opts.fsync == "interval":  # the suite also shows the fsync-per-batch cost
+            opts.fsync = "interval,always"
     runner = Runner(opts)
     root = Path(tempfile.mkdtemp(prefix="whippet-bench-"))
     results: list[Result] = []
