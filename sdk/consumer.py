@@ -41,7 +41,7 @@ from whippet.sdk.messages import PolledMessage
 from whippet.sdk.timeutil import Duration, seconds
 from whippet.wire.errors import ConsumerGroupIdNotFound, InvalidFormat
 from whippet.wire.primitives import Consumer as WireConsumer
-from whippet.wire.primitives import PollingKind, PollingStrategy
+from whippet.wire.primitives import PollingStrategy
 
 if TYPE_CHECKING:
     from whippet.sdk.client import Client
@@ -193,9 +193,8 @@ class Consumer:
         server_commit = cfg.auto_commit.mode == "when_polling"
         partition = None if cfg.group else (cfg.partition if cfg.partition is not None else 0)
         strategy = cfg.strategy
-        if partition is not None and partition in self._delivered and strategy.kind in (
-            PollingKind.NEXT, PollingKind.OFFSET, PollingKind.FIRST,
-        ):
+        if partition is not None and partition in self._delivered:
+            # Whatever the starting strategy, once reading has begun it continues by offset.
             strategy = PollingStrategy.offset(self._delivered[partition] + 1)
         polled = await self.client.poll_messages(
             cfg.stream, cfg.topic, partition, self._wire, strategy, cfg.batch_length, server_commit
