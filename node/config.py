@@ -155,6 +155,9 @@ class NodeConfig:
             raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
         if self.cluster_ack not in ("leader", "quorum", "all"):
             raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be leader, quorum or all")
+        from whippet.node import encryption
+
+        encryption.check_config(self)
         return self
 
 

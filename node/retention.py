@@ -75,7 +75,7 @@ def clean_once(node: Node, now_us: int) -> int:
 
 
 async def run_cleaner(node: Node) -> None:
-    from whippet.node.server import now_us
+    from whippet.node.clock import now_us
 
     interval = node.config.retention_interval_ms / 1000
     while True:

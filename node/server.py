@@ -12,35 +12,30 @@ import asyncio
 import fcntl
 import logging
 import os
-import time
-from pathlib import Path
 from typing import Any
 
 from whippet.metadata import commands as mc
 from whippet.metadata.model import ClusterNode
 from whippet.metadata.permissions import ROOT_PERMISSIONS
 from whippet.metadata.raft import MetadataStore
-from whippet.node import auth
+from whippet.node import auth, encryption
+from whippet.node.clock import now_us
 from whippet.node.config import NodeConfig
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
 from whippet.node.retention import run_cleaner
-from whippet.replication.controller import Controller
-from whippet.replication.manager import ReplicaManager
 from whippet.node.session import ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
+from whippet.replication.controller import Controller
+from whippet.replication.manager import ReplicaManager
 from whippet.storage.log import LogConfig
 from whippet.wire.errors import IggyError, UserAlreadyExists
 
-__all__ = ["Node", "now_us"]
+__all__ = ["Node"]
 
 log = logging.getLogger(__name__)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Node:
@@ -100,6 +95,7 @@ class Node:
         await self._ensure_root_user()
         await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
         self.durability.start(self.partitions)
+        encryption.check_at_start(self)
         # Bind every listener first so the node registers its real ports, then serve.
         host = self.config.host
         tcp = await serve_binary(self, host, self.config.tcp_port, ssl=tls.context_for(self, "tcp"),

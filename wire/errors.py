@@ -368,6 +368,7 @@ InvalidConsumerGroupName = _define("InvalidConsumerGroupName", 5005)
 ConsumerGroupMemberNotFound = _define("ConsumerGroupMemberNotFound", 5006)
 CannotReadIndexPosition = _define("CannotReadIndexPosition", 10011)
 TaskTimeout = _define("TaskTimeout", 12001)
+TaskTimeout.retriable = True  # metadata not committed in time (e.g. during a Raft election)
 
 # whippet's cluster edition: codes past Iggy 0.8's table (the 0.8 SDK reports them as "error").
 CODE_NAMES[12010] = "not_leader"

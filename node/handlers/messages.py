@@ -17,7 +17,7 @@ from whippet.node import encryption
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import key, permissions, require
 from whippet.node.handlers.consumers import resolve_for_poll
-from whippet.node.server import now_us
+from whippet.node.clock import now_us
 from whippet.wire import codes, requests as rq
 from whippet.node.routing import forward
 from whippet.wire.batch import build_send_payload_from_records, parse_send_messages

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from whippet.metadata import commands as mc
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import key, permissions, require, stream_stats, topic_stats
-from whippet.node.server import now_us
+from whippet.node.clock import now_us
 from whippet.wire import codes, requests as rq
 from whippet.wire.errors import StreamIdNotFound
 from whippet.wire.responses import StreamDetails, StreamInfo, TopicInfo, encode_many

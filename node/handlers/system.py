@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from whippet import SERVER_VERSION
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import permissions, require
-from whippet.node.server import now_us
+from whippet.node.clock import now_us
 from whippet.wire import codes, requests as rq
 from whippet.wire.errors import ClientNotFound, InvalidClientId
 from whippet.wire.responses import ClientDetails, ClientInfo, ClusterMetadata, ClusterNode, Stats, encode_many

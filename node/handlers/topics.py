@@ -8,7 +8,7 @@ from whippet.metadata import commands as mc
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import current_offset, key, lowest_stored_offset, permissions, require
 from whippet.node.handlers.streams import topic_info
-from whippet.node.server import now_us
+from whippet.node.clock import now_us
 from whippet.wire import codes, requests as rq
 from whippet.wire.errors import InvalidTopicSize, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import PartitionInfo, TopicDetails, encode_many

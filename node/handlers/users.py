@@ -8,7 +8,7 @@ from whippet.metadata import commands as mc
 from whippet.node import auth
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import key, permissions, require
-from whippet.node.server import now_us
+from whippet.node.clock import now_us
 from whippet.wire import codes, requests as rq
 from whippet.wire.errors import (
     InvalidCredentials,

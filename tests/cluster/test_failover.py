@@ -141,15 +141,29 @@ async def test_cut_off_minority_cannot_ack_and_heals(cluster) -> None:
     assert logs[0] == logs[1] == logs[2], "replicas converge after the heal"
 
 
-async def test_metadata_works_with_one_node_down(cluster) -> None:
+async def _retrying(make_call, seconds: float = 20.0):
+    """Retry a retriable error (no metadata leader while one is elected) until a deadline."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await make_call()
+        except IggyError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("down", [1, 2, 3])
+async def test_metadata_works_with_one_node_down(cluster, down: int) -> None:
     await _setup(cluster)
-    cluster[2].kill()
-    c = await TestClient.connect(cluster[3].address)
-    await c.create_stream("while-down")
-    await c.create_topic("while-down", "t", partitions=2)
+    cluster[down].kill()
+    up = next(i for i in (1, 2, 3) if i != down)
+    c = await TestClient.connect(cluster[up].address)
+    await _retrying(lambda: c.create_stream("while-down"))
+    await _retrying(lambda: c.create_topic("while-down", "t", partitions=2))
     await c.close()
-    cluster[2].start()
-    c = await TestClient.connect(cluster[2].address)
+    cluster[down].start()
+    c = await TestClient.connect(cluster[down].address)
     from whippet.wire import requests as rq
     from whippet.wire.primitives import Identifier
     from whippet.wire.responses import StreamDetails
