@@ -110,11 +110,6 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     return zipfile.ZipFile(built)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml [tool.setuptools] packages lacks whippet.node.transports and whippet.node.http: "
-    "a non-editable install (the image) cannot start a node; remove this mark when they are listed",
-)
 def test_the_image_build_installs_every_module(wheel: zipfile.ZipFile) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     package_dirs = project["tool"]["setuptools"]["package-dir"]
