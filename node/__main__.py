@@ -71,8 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     import uvloop
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        code = runner.run(run(config))
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            code = runner.run(run(config))
+    except ConfigError as exc:  # found at start (e.g. an encryption key that does not open the data)
+        print(f"whippet-node: {exc}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(code)
 
 
