@@ -157,6 +157,26 @@ async def test_every_exported_series_is_documented_and_every_documented_one_expo
             assert metrics_doc.exported()[name] == family.type, name
 
 
+async def test_interval_fsync_rounds_are_timed_too(tmp_path: Path) -> None:
+    """With fsync "interval" no reply waits for an fsync, but the background rounds are observed."""
+    config = NodeConfig(
+        data_dir=str(tmp_path / "data"), tcp_port=0, http_enabled=False, ws_enabled=False, quic_enabled=False,
+        auth_default_root_credentials=True, storage_fsync="interval", storage_fsync_interval_ms=20,
+    )
+    n = Node(config)
+    await n.start()
+    try:
+        client = await TestClient.connect(f"127.0.0.1:{n.ports['tcp']}")
+        await client.create_stream("s")
+        await client.create_topic("s", "t", partitions=1)
+        await client.send("s", "t", 0, [b"x"] * 5)
+        await client.close()
+        samples = await _scrape_when(n, lambda s: value(s, "whippet_fsync_duration_seconds_count") >= 1)
+        assert value(samples, "whippet_fsync_duration_seconds_count") >= 1
+    finally:
+        await n.stop()
+
+
 def test_metrics_without_a_node_are_only_the_counted_ones() -> None:
     """Before ``watch`` nothing reads node state; each NodeMetrics has its own registry."""
     a, b = NodeMetrics(), NodeMetrics()
