@@ -40,7 +40,7 @@ from whippet.wire.errors import (
     NotConnected,
 )
 
-__all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "EXIT_CONNECTION", "EXIT_AUTH", "EXIT_NOT_FOUND"]
+__all__ = ["EXIT_AUTH", "EXIT_CONNECTION", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 _AUTH_CODES = {40, 41, 42, 43, 44, 47, 53, 54}

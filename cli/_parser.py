@@ -16,7 +16,7 @@ from typing import Any
 
 from whippet.cli import _values
 
-__all__ = ["build_parser", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "build_parser"]
 
 ENV_PREFIX = "WHIPPET_"
 

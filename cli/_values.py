@@ -16,9 +16,7 @@ from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamP
 from whippet.wire._codec import U64_MAX
 from whippet.wire.headers import HeaderKind, encode_user_headers
 
-
-
-__all__ = ["expiry_us", "size_bytes", "global_permissions", "stream_permissions", "permissions", "header"]
+__all__ = ["expiry_us", "global_permissions", "header", "permissions", "size_bytes", "stream_permissions"]
 
 _DURATION_UNITS = {
     "us": 1, "usec": 1, "ms": 1_000, "msec": 1_000, "s": 1_000_000, "sec": 1_000_000, "secs": 1_000_000,

@@ -40,10 +40,17 @@ from typing import Any
 
 from whippet.cli.bench_actors import TICK, ActorPlan, run_actor
 from whippet.cli.bench_drivers import Spec, driver_for
-from whippet.cli.bench_report import Result, aggregate, ratio_table, results_table, write_charts, write_json
+from whippet.cli.bench_report import (
+    Result,
+    aggregate,
+    ratio_table,
+    results_table,
+    write_charts,
+    write_json,
+)
 from whippet.cli.bench_servers import Server, available, start
 
-__all__ = ["main", "machine"]
+__all__ = ["machine", "main"]
 
 WORKLOADS = ("send", "poll", "consumer-group-poll", "send-and-poll")
 

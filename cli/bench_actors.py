@@ -19,7 +19,7 @@ from typing import Any
 
 from whippet.cli.bench_drivers import Spec, driver_for
 
-__all__ = ["ActorPlan", "run_actor", "TICK"]
+__all__ = ["TICK", "ActorPlan", "run_actor"]
 
 TICK = 0.1  # seconds per throughput-timeline bucket
 

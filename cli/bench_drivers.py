@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Spec", "Driver", "driver_for", "stream_name"]
+__all__ = ["Driver", "Spec", "driver_for", "stream_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class _NatsHandle:
         sub = await self._sub(stream, None if self.group else partition)
         try:
             msgs = await sub.fetch(self.spec.batch, timeout=0.5)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return 0
         if self.group and msgs:
             await msgs[-1].ack()  # AckPolicy.ALL: one ack covers the batch, like a commit
@@ -277,7 +277,7 @@ class RedisDriver:
 
 
 def driver_for(system: str) -> Driver:
-    if system in ("whippet", "peer"):
+    if system == "whippet":
         return WhippetDriver()
     if system == "nats":
         return NatsDriver()

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Result", "aggregate", "results_table", "ratio_table", "write_json", "write_charts", "PERCENTILES"]
+__all__ = ["PERCENTILES", "Result", "aggregate", "ratio_table", "results_table", "write_charts", "write_json"]
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 

@@ -3,8 +3,7 @@
 * whippet: ``python -m whippet.node`` with a chosen fsync policy;
 * NATS JetStream: Debian's ``nats-server -js`` with a file store (streams are
   created R1, file storage, by the driver);
-* Redis: Debian's ``redis-server`` with ``appendonly yes``, ``appendfsync everysec``;
-* the bare-uvloop peer (``bench_peer``), the ceiling of a Python server here.
+* Redis: Debian's ``redis-server`` with ``appendonly yes``, ``appendfsync everysec``.
 
 Nothing is installed here: a missing binary makes :func:`available` false and the
 run skips that system with a note (``make bench`` installs the Debian packages
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Server", "available", "start", "free_port"]
+__all__ = ["Server", "available", "free_port", "start"]
 
 _BINARIES = {"nats": "nats-server", "redis": "redis-server"}
 
@@ -76,7 +75,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
 
 
 def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
-    """Start ``system`` ("whippet", "nats", "redis", "peer") with its data under ``root``."""
+    """Start ``system`` ("whippet", "nats", "redis") with its data under ``root``."""
     port = free_port()
     data = root / f"{system}-{fsync}" if system == "whippet" else root / system
     data.mkdir(parents=True, exist_ok=True)
@@ -96,9 +95,6 @@ def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
             "--appendfsync", "everysec", "--save", "", "--protected-mode", "no",
         ]
         label = "Redis Streams (AOF everysec)"
-    elif system == "peer":
-        cmd = [sys.executable, "-m", "whippet.cli.bench_peer", str(port), str(data)]
-        label = "peer (bare uvloop + file)"
     else:
         raise ValueError(f"unknown system {system!r}")
     log = root / f"{data.name}.log"

@@ -42,7 +42,6 @@ def command_paths(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
 def bash_script(parser: argparse.ArgumentParser) -> str:
     paths = command_paths(parser)
     cases = "\n".join(f'        "{path}") words="{" ".join(words)}" ;;' for path, words in sorted(paths.items()))
-    _, top_options = _children(parser)
     with_value = " ".join(
         s for a in parser._actions if a.option_strings and a.nargs != 0 for s in a.option_strings
     )

@@ -18,32 +18,39 @@ Errors are the ``whippet.wire.errors`` classes the node itself uses.
 from whippet.sdk.client import Client
 from whippet.sdk.consumer import AutoCommit, Consumer, ConsumerBuilder, ReceivedMessage
 from whippet.sdk.messages import EncodedBatch, Message, PolledMessages, encode_batch
-from whippet.sdk.options import Backoff, ClientOptions, Credentials, NodeAddress, TlsOptions, parse_connection_string
+from whippet.sdk.options import (
+    Backoff,
+    ClientOptions,
+    Credentials,
+    NodeAddress,
+    TlsOptions,
+    parse_connection_string,
+)
 from whippet.sdk.producer import Producer, ProducerBuilder
 from whippet.sdk.sync import SyncClient
 from whippet.wire.primitives import Consumer as ConsumerId
 from whippet.wire.primitives import Partitioning, PollingStrategy
 
 __all__ = [
+    "AutoCommit",
+    "Backoff",
     "Client",
-    "SyncClient",
-    "Producer",
-    "ProducerBuilder",
+    "ClientOptions",
     "Consumer",
     "ConsumerBuilder",
     "ConsumerId",
-    "AutoCommit",
-    "ReceivedMessage",
-    "Message",
-    "EncodedBatch",
-    "PolledMessages",
-    "encode_batch",
-    "Partitioning",
-    "PollingStrategy",
-    "Backoff",
-    "ClientOptions",
     "Credentials",
+    "EncodedBatch",
+    "Message",
     "NodeAddress",
+    "Partitioning",
+    "PolledMessages",
+    "PollingStrategy",
+    "Producer",
+    "ProducerBuilder",
+    "ReceivedMessage",
+    "SyncClient",
     "TlsOptions",
+    "encode_batch",
     "parse_connection_string",
 ]

@@ -37,8 +37,8 @@ from whippet.sdk.transport import BinaryTransport, open_transport
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import (
-    ClientShutdown,
     CannotEstablishConnection,
+    ClientShutdown,
     ConnectionClosed,
     IggyError,
     NotConnected,
@@ -165,7 +165,7 @@ class ClientCore:
                 transport = await open_transport(
                     address, self.options.transport, self.options.tls, self.options.connect_timeout
                 )
-            except (OSError, asyncio.TimeoutError, ConnectionClosed) as exc:
+            except (TimeoutError, OSError, ConnectionClosed) as exc:
                 last = exc
                 if entry is not None:
                     self.pool.failed(entry)
@@ -300,7 +300,7 @@ class ClientCore:
                     await self._revive(link, generation)
                     raise
                 await self._revive(link, generation)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 # The answer may still come: the stream position is unknown, so drop the link.
                 await transport.close()
                 raise ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc

@@ -19,6 +19,7 @@ from typing import Self
 from whippet.sdk._api_data import DataApi
 from whippet.sdk.consumer import ConsumerBuilder, ConsumerConfig
 from whippet.sdk.options import (
+    DEFAULT_PORTS,
     Backoff,
     ClientOptions,
     Credentials,
@@ -27,7 +28,6 @@ from whippet.sdk.options import (
     Transport,
     parse_address,
     parse_connection_string,
-    DEFAULT_PORTS,
 )
 from whippet.sdk.producer import ProducerBuilder
 

@@ -18,7 +18,6 @@ from typing import Union
 
 import numpy as np
 import numpy.typing as npt
-
 from whippet.wire import codes
 from whippet.wire._codec import U32_MAX, Identifier, Writer
 from whippet.wire.batch import INDEX_DTYPE, PolledMessage
@@ -27,14 +26,14 @@ from whippet.wire.primitives import Partitioning
 from whippet.wire.responses import PolledHead
 
 __all__ = [
+    "EncodedBatch",
     "Message",
     "MessageLike",
-    "EncodedBatch",
-    "PolledMessages",
     "PolledMessage",
+    "PolledMessages",
+    "as_identifier",
     "encode_batch",
     "parse_polled_messages",
-    "as_identifier",
 ]
 
 #: The 64-byte record header (protocol §4.1) as numpy sees it; the u128 id is two u64 lanes.

@@ -17,11 +17,11 @@ from typing import Literal
 from whippet.wire.errors import InvalidFormat
 
 __all__ = [
-    "NodeAddress",
-    "TlsOptions",
     "Backoff",
     "ClientOptions",
     "Credentials",
+    "NodeAddress",
+    "TlsOptions",
     "Transport",
     "parse_address",
     "parse_connection_string",

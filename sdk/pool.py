@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from whippet.sdk.options import Backoff, NodeAddress
 
-__all__ = ["PoolEntry", "NodePool"]
+__all__ = ["NodePool", "PoolEntry"]
 
 
 @dataclass(slots=True)

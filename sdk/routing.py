@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from whippet.sdk.options import NodeAddress, Transport
 from whippet.wire.responses import ClusterMetadata, ClusterNode
 
-__all__ = ["NodeView", "RoutingTable", "PartitionKey", "ROLE_LEADER", "STATUS_HEALTHY"]
+__all__ = ["ROLE_LEADER", "STATUS_HEALTHY", "NodeView", "PartitionKey", "RoutingTable"]
 
 ROLE_LEADER = 0
 STATUS_HEALTHY = 0

@@ -6,8 +6,14 @@ import subprocess
 import sys
 
 import pytest
-
-from whippet.cli.__main__ import EXIT_AUTH, EXIT_CONNECTION, EXIT_NOT_FOUND, EXIT_REFUSED, exit_code, main
+from whippet.cli.__main__ import (
+    EXIT_AUTH,
+    EXIT_CONNECTION,
+    EXIT_NOT_FOUND,
+    EXIT_REFUSED,
+    exit_code,
+    main,
+)
 from whippet.cli._parser import build_parser
 from whippet.cli.completion import bash_script, command_paths
 from whippet.wire.errors import (

@@ -5,9 +5,14 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from whippet.cli._output import Printer, plain
-from whippet.cli._values import expiry_us, global_permissions, header, size_bytes, stream_permissions
+from whippet.cli._values import (
+    expiry_us,
+    global_permissions,
+    header,
+    size_bytes,
+    stream_permissions,
+)
 from whippet.wire._codec import U64_MAX
 from whippet.wire.headers import decode_user_headers, encode_user_headers
 

@@ -6,7 +6,6 @@ import asyncio
 import struct
 
 import pytest
-
 from whippet.sdk.connection import Connection
 from whippet.wire.errors import ConnectionClosed, StreamIdNotFound
 

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import xxhash
-
 from whippet.sdk.consumer import AutoCommit, Consumer, ConsumerConfig
 from whippet.sdk.messages import PolledMessage, PolledMessages
 from whippet.sdk.producer import Producer, ProducerConfig
@@ -93,7 +92,7 @@ def _polled(partition: int, offsets: range) -> PolledMessages:
 
 async def test_after_each_commits_a_message_once_the_next_is_asked_for() -> None:
     client = FakeClient()
-    client.script = [_polled(0, range(0, 3))]
+    client.script = [_polled(0, range(3))]
     consumer = await Consumer(client, ConsumerConfig("c", "s", "t", group=False, partition=0,  # type: ignore[arg-type]
                                                      auto_commit=AutoCommit.after_each())).init()
     first = await consumer.__anext__()
@@ -107,7 +106,7 @@ async def test_after_each_commits_a_message_once_the_next_is_asked_for() -> None
 
 async def test_repeated_messages_are_skipped_and_reading_continues_by_offset() -> None:
     client = FakeClient()
-    client.script = [_polled(0, range(0, 3)), _polled(0, range(0, 3)), _polled(0, range(3, 5))]
+    client.script = [_polled(0, range(3)), _polled(0, range(3)), _polled(0, range(3, 5))]
     consumer = await Consumer(client, ConsumerConfig("c", "s", "t", group=False, partition=0,  # type: ignore[arg-type]
                                                      auto_commit=AutoCommit.disabled())).init()
     assert [m.offset for m in await consumer.poll()] == [0, 1, 2]
