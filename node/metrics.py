@@ -84,7 +84,7 @@ class NodeMetrics:
         )
         self._fsync = Histogram(
             "whippet_fsync_duration_seconds",
-            "Time an append or flush waited for the fsync of its partition (group commit included)",
+            "Time an append, a flush or a background round waited for a partition fsync (group commit included)",
             buckets=_FSYNC_BUCKETS,
             registry=r,
         )
