@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -58,21 +59,25 @@ def test_documented_default_env_and_toml_key_are_the_real_ones(name: str, tmp_pa
     envs = {env: _env_text(probe)}
     partner = _partner(name)
     if partner is not None:  # settings that must be set in pairs
-        p_section, p_key, p_env, _, _ = _rows()[partner]
-        toml += (f"[{p_section}]\n" if p_section != section else "") + f"{p_key} = \"x\"\n"
-        envs[p_env] = "x"
+        other, other_value = partner
+        p_section, p_key, p_env, _, _ = _rows()[other]
+        toml += (f"[{p_section}]\n" if p_section != section else "") + f"{p_key} = {_toml_literal(other_value)}\n"
+        envs[p_env] = _env_text(other_value)
     config_file = tmp_path / "node.toml"
     config_file.write_text(toml)
     assert getattr(load_config(config_file, env={}), name) == probe
     assert getattr(load_config(None, env=envs), name) == probe
 
 
-def _partner(name: str) -> str | None:
+def _partner(name: str) -> tuple[str, Any] | None:
+    """The setting ``name`` needs alongside it when it is set, and a valid value for that one."""
+    if name == "encryption_enabled":
+        return "encryption_key", base64.b64encode(bytes(32)).decode()
     pairs = [("auth_root_username", "auth_root_password")]
     pairs += [(f"{t}_tls_cert_file", f"{t}_tls_key_file") for t in ("tcp", "http", "ws", "quic")]
     for a, b in pairs:
         if name in (a, b):
-            return b if name == a else a
+            return (b if name == a else a), "x"
     return None
 
 
@@ -123,6 +128,8 @@ def test_documented_flags_exist() -> None:
         ({"quic_tls_key_file": "key.pem"}, "quic_tls_cert_file"),
         ({"auth_root_username": "admin"}, "auth_root_password"),
         ({"log_level": "LOUD"}, "log_level"),
+        ({"encryption_enabled": True}, "encryption_key"),
+        ({"encryption_enabled": True, "encryption_key": "c2hvcnQ="}, "32 bytes"),
         ({"cluster_ack": "some"}, "cluster_ack"),
         ({"cluster_nodes": ("whippet-0:18090",)}, "id@host:raft_port"),
         ({"cluster_nodes": ("2@a:1", "3@b:1")}, "node_id=1"),
