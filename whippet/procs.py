@@ -151,7 +151,6 @@ class Cluster:
                 "WHIPPET_CLUSTER_NODES": members,
                 "WHIPPET_CLUSTER_SECRET": "test-cluster-secret",
                 "WHIPPET_TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
-                "WHIPPET_DEDUP_ENABLED": "true",
                 **self.extra_env,
             }
             self.nodes[i] = NodeProcess(data_dir=self.root / f"node-{i}", raft_port=raft[i], extra_env=env)
