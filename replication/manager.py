@@ -51,6 +51,8 @@ class ReplicaManager:
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
         self.bound_port = 0
+        # Peers get one detection period of grace after start: not yet pinged is not dead.
+        self._started = time.monotonic()
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, host: str, port: int) -> None:
@@ -251,7 +253,7 @@ class ReplicaManager:
     def alive(self, node_id: int) -> bool:
         if node_id == self.node_id:
             return True
-        return time.monotonic() - self.last_seen.get(node_id, 0.0) < _DEAD_AFTER
+        return time.monotonic() - self.last_seen.get(node_id, self._started) < _DEAD_AFTER
 
     async def _ping(self, node_id: int) -> None:
         try:

@@ -18,7 +18,11 @@ async def test_any_node_serves_and_replicas_converge(cluster) -> None:
     c1 = await TestClient.connect(cluster[1].address)
     await c1.create_stream("s")
     await c1.create_topic("s", "t", partitions=3)
-    meta = ClusterMetadata.decode(await c1.call(rq.GetClusterMetadata()))
+    for _ in range(50):  # peers are reported healthy once the first pings went through
+        meta = ClusterMetadata.decode(await c1.call(rq.GetClusterMetadata()))
+        if all(n.status == 0 for n in meta.nodes):
+            break
+        await asyncio.sleep(0.1)
     assert sorted(n.tcp_port for n in meta.nodes) == sorted(n.tcp_port for n in cluster.nodes.values())
     assert sum(n.role == 0 for n in meta.nodes) == 1 and all(n.status == 0 for n in meta.nodes)
     # Send through every node to every partition (forwarded where the node does not lead).
