@@ -59,6 +59,7 @@ class Node:
         self.replicas = ReplicaManager(self)
         self.controller = Controller(self.replicas)
         self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
+        self.metrics.watch(self)
         self.balanced_counters: dict[tuple[int, int], int] = {}
         self.ports: dict[str, int] = {}
         self._servers: list[asyncio.AbstractServer] = []

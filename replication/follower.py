@@ -36,6 +36,8 @@ class Follower:
         self.leader = leader
         self.epoch = epoch
         self.high_watermark = 0
+        #: reached the leader's high watermark at least once (readiness)
+        self.caught_up = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -103,6 +105,8 @@ class Follower:
                         handle.log.append_stamped(reply.records, ends)
                         await self.manager.node.durability.appended(handle.log)
                     self.high_watermark = min(reply.high_watermark, handle.log.next_offset)
+                    if handle.log.next_offset >= reply.high_watermark:
+                        self.caught_up = True
                 elif reply.status == pb.FetchResponse.OUT_OF_RANGE:
                     handle.log.truncate(reply.truncate_to)
                     self.manager.epochs(self.key).truncate_from(reply.truncate_to)

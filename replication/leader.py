@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whippet.wire.errors import NotLeader, ReplicationTimeout
@@ -47,6 +48,9 @@ class LeaderState:
     high_watermark: int = 0
     #: set while leadership is being handed over: no new appends are accepted
     fenced: bool = False
+    #: liveness of a node as the node's pings see it; a silent follower leaves the in-sync
+    #: set at once instead of after ``lag_ms``
+    alive: Callable[[int], bool] = field(default=lambda _node: True)
     _waiters: list[_Waiter] = field(default_factory=list)
     _data: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,7 +73,9 @@ class LeaderState:
     def in_sync(self, now: float | None = None) -> list[int]:
         now = time.monotonic() if now is None else now
         limit = self.lag_ms / 1000
-        return [self.self_id] + [r for r in self.followers if now - self.caught_up_at.get(r, 0) <= limit]
+        return [self.self_id] + [
+            r for r in self.followers if now - self.caught_up_at.get(r, 0) <= limit and self.alive(r)
+        ]
 
     # --- events -------------------------------------------------------------------------
     def appended(self, log_end: int) -> None:

@@ -53,12 +53,18 @@ class ReplicaManager:
         self.bound_port = 0
         # Peers get one detection period of grace after start: not yet pinged is not dead.
         self._started = time.monotonic()
+        self.leader_changes = 0
+        self.raft_leader_changes = 0
+        self._raft_leader: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, host: str, port: int) -> None:
         from whippet.replication.service import ReplicationService
         from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 
+        from whippet.replication.metrics import ReplicationCollector
+
+        self.node.metrics.registry.register(ReplicationCollector(self))
         self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
         pb_grpc.add_ReplicationServicer_to_server(ReplicationService(self), self._server)
         self.bound_port = self._server.add_insecure_port(f"{host}:{port}")
@@ -113,10 +119,12 @@ class ReplicaManager:
                         known_hw = max(known_hw, current.high_watermark)
                     self.epochs(key).assign(epoch, handle.log.next_offset)
                     state = LeaderState(
-                        epoch=epoch, replicas=replicas, self_id=self.node_id, log_end=handle.log.next_offset
+                        epoch=epoch, replicas=replicas, self_id=self.node_id, log_end=handle.log.next_offset,
+                        alive=self.alive,
                     )
                     state.high_watermark = max(state.high_watermark, min(known_hw, handle.log.next_offset))
                     self.leaders[key] = state
+                    self.leader_changes += 1
                     log.info("partition %s: leading at epoch %d from offset %d", key, epoch, handle.log.next_offset)
                 elif current.replicas != replicas:
                     current.replicas = replicas
@@ -124,6 +132,7 @@ class ReplicaManager:
                 state = self.leaders.pop(key, None)
                 if state is not None:
                     state.resign()
+                    self.leader_changes += 1
                 follower = self.followers.get(key)
                 if follower is None or follower.leader != leader or follower.epoch != epoch:
                     if follower is not None:
@@ -274,8 +283,18 @@ class ReplicaManager:
             except Exception:
                 log.exception("preferred-leader pass failed")
 
+    def ready(self) -> bool:
+        """Joined and caught up: the metadata replica is current and every partition
+        this node follows has reached the leader's high watermark at least once."""
+        return bool(self.node.meta.status().get("ready")) and all(f.caught_up for f in self.followers.values())
+
     async def _watch_peers(self) -> None:
         while True:
+            leader = self.node.meta.leader_address
+            if leader != self._raft_leader:
+                if self._raft_leader is not None:
+                    self.raft_leader_changes += 1
+                self._raft_leader = leader
             with self.node.meta.lock:
                 others = [n.id for n in self.node.meta.machine.nodes() if n.id != self.node_id]
             if others:

@@ -32,6 +32,13 @@ async def _ping(call: Call) -> web.Response:
     return web.Response(text="pong")
 
 
+async def _ready(call: Call) -> web.Response:
+    """200 once the node joined the metadata group and caught up on every partition it follows."""
+    if call.node.replicas.ready():
+        return web.Response(text="ready")
+    return web.Response(text="not ready", status=503)
+
+
 async def _metrics(call: Call) -> web.Response:
     return web.Response(body=call.node.metrics.render(), headers={"Content-Type": _METRICS_TYPE})
 
@@ -92,6 +99,10 @@ async def _snapshot(call: Call) -> web.Response:
 ROUTES = [
     Route("GET", "/", _root, "Service name", "system", public=True, response="text", content_type="text/plain"),
     Route("GET", "/ping", _ping, "Liveness check", "system", public=True, response="text", content_type="text/plain"),
+    Route(
+        "GET", "/ready", _ready, "Readiness: joined the cluster and caught up (whippet extension; 503 until then)",
+        "system", public=True, response="text", content_type="text/plain",
+    ),
     Route(
         "GET", "/metrics", _metrics, "Prometheus metrics", "system", public=True, response="text",
         content_type=_METRICS_TYPE,

@@ -140,7 +140,6 @@ async def serve_binary(
 ) -> asyncio.Server:
     """Listen for binary-protocol connections on ``host:port`` (port 0 picks a free one)."""
     # Every node starts this listener before serving: the metrics start reading the node here.
-    node.metrics.watch(node)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: BinaryProtocol(node, kind), host, port, ssl=ssl, reuse_address=True, start_serving=start_serving

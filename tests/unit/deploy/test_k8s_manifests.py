@@ -185,9 +185,9 @@ def test_ports_probes_and_services_agree_with_the_node_config(objects: list[dict
     assert ports["ws"]["containerPort"] == toml["ws"]["port"]
     assert ports["raft"]["containerPort"] == int(env["WHIPPET_CLUSTER_RAFT_PORT"]["value"])
     assert ports["replication"]["containerPort"] == toml["cluster"]["replication_port"]
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe, path in (("startupProbe", "/ping"), ("livenessProbe", "/ping"), ("readinessProbe", "/ready")):
         get = container[probe]["httpGet"]
-        assert get["port"] == "http" and get["path"] == "/ping"
+        assert get["port"] == "http" and get["path"] == path
     assert toml["http"].get("enabled", True) and toml["metrics"]["enabled"]
     for name in ("whippet", "whippet-client"):
         for port in find(objects, "Service", name)["spec"]["ports"]:
