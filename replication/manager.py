@@ -241,6 +241,7 @@ class ReplicaManager:
                 pb.ForwardRequest(
                     code=code, payload=bytes(payload), origin_node_id=session.node_id, client_id=session.client_id,
                     user_id=session.user_id or 0, has_user=session.user_id is not None, hops=hops + 1,
+                    min_applied=int(self.node.meta.status().get("last_applied") or 0),
                 ),
                 metadata=self.peers.metadata,
                 timeout=30,
@@ -250,6 +251,18 @@ class ReplicaManager:
         if reply.status:
             raise IggyError.from_code(reply.status)
         return reply.payload
+
+    async def caught_up_to(self, index: int, timeout: float = 2.0) -> None:
+        """Wait (bounded) until this node applied metadata up to ``index``."""
+        deadline = time.monotonic() + timeout
+        waited = False
+        while int(self.node.meta.status().get("last_applied") or 0) < index and time.monotonic() < deadline:
+            waited = True
+            await asyncio.sleep(0.005)
+        if waited:
+            # The Raft thread posts the applied events to this loop right after it updates
+            # the status: give those callbacks (new leader states, opened logs) a turn.
+            await asyncio.sleep(0.01)
 
     # --- liveness -----------------------------------------------------------------------------
     def _replication_address(self, node_id: int) -> str | None:

@@ -99,6 +99,7 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         await self._authorize(context)
         if request.hops > _MAX_HOPS:
             return pb.ForwardResponse(status=12010)
+        await self.m.caught_up_to(request.min_applied)
         session = Session(
             client_id=request.client_id, address=f"node-{request.origin_node_id}", transport=TRANSPORT_TCP,
             user_id=request.user_id if request.has_user else None, node_id=request.origin_node_id,

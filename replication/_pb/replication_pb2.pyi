@@ -98,7 +98,7 @@ class EpochEndResponse(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., epoch: _Optional[int] = ..., end_offset: _Optional[int] = ..., log_end: _Optional[int] = ..., last_epoch: _Optional[int] = ...) -> None: ...
 
 class ForwardRequest(_message.Message):
-    __slots__ = ("code", "payload", "origin_node_id", "client_id", "user_id", "has_user", "hops")
+    __slots__ = ("code", "payload", "origin_node_id", "client_id", "user_id", "has_user", "hops", "min_applied")
     CODE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,7 @@ class ForwardRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     HAS_USER_FIELD_NUMBER: _ClassVar[int]
     HOPS_FIELD_NUMBER: _ClassVar[int]
+    MIN_APPLIED_FIELD_NUMBER: _ClassVar[int]
     code: int
     payload: bytes
     origin_node_id: int
@@ -113,7 +114,8 @@ class ForwardRequest(_message.Message):
     user_id: int
     has_user: bool
     hops: int
-    def __init__(self, code: _Optional[int] = ..., payload: _Optional[bytes] = ..., origin_node_id: _Optional[int] = ..., client_id: _Optional[int] = ..., user_id: _Optional[int] = ..., has_user: _Optional[bool] = ..., hops: _Optional[int] = ...) -> None: ...
+    min_applied: int
+    def __init__(self, code: _Optional[int] = ..., payload: _Optional[bytes] = ..., origin_node_id: _Optional[int] = ..., client_id: _Optional[int] = ..., user_id: _Optional[int] = ..., has_user: _Optional[bool] = ..., hops: _Optional[int] = ..., min_applied: _Optional[int] = ...) -> None: ...
 
 class ForwardResponse(_message.Message):
     __slots__ = ("status", "payload")
