@@ -39,7 +39,12 @@ from typing import TYPE_CHECKING, Self
 
 from whippet.sdk.messages import PolledMessage
 from whippet.sdk.timeutil import Duration, seconds
-from whippet.wire.errors import ConsumerGroupIdNotFound, InvalidFormat
+from whippet.wire.errors import (
+    ConsumerGroupIdNotFound,
+    ConsumerGroupMemberNotFound,
+    InvalidFormat,
+    NotResolvedConsumer,
+)
 from whippet.wire.primitives import Consumer as WireConsumer
 from whippet.wire.primitives import PollingStrategy
 
@@ -245,8 +250,20 @@ class Consumer:
 
     # --- committing ---
     async def store_offset(self, partition_id: int, offset: int) -> None:
+        """Store a position. In a group, a partition that was reassigned meanwhile cannot be
+        committed any more (the node answers 3022/5006): that is a rebalance, not an error; the
+        new owner starts from the last commit, so the message may be delivered again."""
         cfg = self.config
-        await self.client.store_consumer_offset(self._wire, cfg.stream, cfg.topic, partition_id, offset)
+        try:
+            await self.client.store_consumer_offset(self._wire, cfg.stream, cfg.topic, partition_id, offset)
+        except (NotResolvedConsumer, ConsumerGroupMemberNotFound):
+            if not cfg.group:
+                raise
+            self._delivered.pop(partition_id, None)
+            self.rebalances += 1
+            if self._on_rebalance is not None:
+                self._on_rebalance()
+            return
         self._committed[partition_id] = offset
 
     async def commit(self, message: ReceivedMessage | None = None) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import Cluster
-from whippet.sdk import Client, Message, PollingStrategy
+from whippet.sdk import AutoCommit, Client, Message, PollingStrategy
 from whippet.sdk.options import Backoff
 
 pytestmark = pytest.mark.slow
@@ -55,3 +55,54 @@ async def test_producer_from_the_node_list_survives_a_node_kill_and_restart(clus
             offset = polled.messages[-1].offset + 1
     assert len(seen) == len(set(seen)), "a message was stored twice"
     assert set(seen) == set(range(1, acked + 1))
+
+
+async def test_consumer_group_across_nodes_rebalances_when_a_member_leaves(cluster: Cluster) -> None:
+    total = 300
+    nodes = [n.address for n in cluster.nodes.values()]
+    async with Client(nodes, username="iggy", password="iggy") as admin:
+        await admin.create_stream("g")
+        await admin.create_topic("g", "t", 3, replication_factor=3)
+        await admin.create_consumer_group("g", "t", "app")
+        members = [Client([address], username="iggy", password="iggy") for address in nodes]  # one per node
+        consumers = []
+        for c in members:
+            await c.connect()
+            consumers.append(
+                await c.consumer_group("app", "g", "t").auto_commit(AutoCommit.after_each())
+                .batch_length(10).poll_interval("5ms").rebalance_check("50ms").build().init()
+            )
+        # exactly-once needs a settled group: wait until every node applied the three joins
+        for _ in range(200):
+            views = [await c.get_consumer_group("g", "t", "app") for c in members]
+            if all(v is not None and v.group.members_count == 3 for v in views):
+                break
+            await asyncio.sleep(0.05)
+        producer = await admin.producer("g", "t").batch_length(25).build().init()
+        for i in range(total):
+            await producer.send(Message(b"m", id=i + 1))
+        await producer.close()
+        seen: list[int] = []
+        done = asyncio.Event()
+
+        async def run(consumer, stop_after: int | None) -> None:  # type: ignore[no-untyped-def]
+            count = 0
+            async for message in consumer:
+                seen.append(message.id)
+                count += 1
+                if len(set(seen)) >= total:
+                    done.set()
+                if stop_after is not None and count >= stop_after:
+                    break
+            await consumer.close()
+
+        await run(consumers[0], 20)
+        others = [asyncio.create_task(run(c, None)) for c in consumers[1:]]
+        await asyncio.wait_for(done.wait(), 90)
+        for consumer in consumers[1:]:
+            await consumer.close()
+        await asyncio.wait_for(asyncio.gather(*others), 20)
+        for c in members:
+            await c.close()
+    assert len(seen) == len(set(seen)), "a message was consumed twice"
+    assert set(seen) == set(range(1, total + 1))

@@ -116,3 +116,27 @@ async def test_repeated_messages_are_skipped_and_reading_continues_by_offset() -
     assert kinds[1:] == [(PollingKind.OFFSET, 3), (PollingKind.OFFSET, 3)]
     await consumer.close()
     assert client.stored == []  # disabled: nothing committed on close
+
+
+async def test_a_commit_refused_after_a_rebalance_is_a_rebalance_not_an_error() -> None:
+    from whippet.wire.errors import NotResolvedConsumer
+
+    client = FakeClient()
+
+    async def refuse(*args: Any) -> None:
+        raise NotResolvedConsumer()
+
+    client.store_consumer_offset = refuse  # type: ignore[method-assign]
+    calls: list[int] = []
+    config = ConsumerConfig("g", "s", "t", group=True, auto_commit=AutoCommit.disabled())
+    consumer = Consumer(client, config, on_rebalance=lambda: calls.append(1))  # type: ignore[arg-type]
+    consumer._delivered[1] = 5
+    await consumer.store_offset(1, 5)
+    assert consumer.rebalances == 1 and calls == [1] and 1 not in consumer._delivered
+    free = Consumer(client, ConsumerConfig("c", "s", "t", group=False))  # type: ignore[arg-type]
+    try:
+        await free.store_offset(0, 1)
+    except NotResolvedConsumer:
+        pass
+    else:
+        raise AssertionError("a free consumer's refused commit must raise")
