@@ -14,7 +14,9 @@ starting one. ``--compare`` also starts Debian's ``nats-server`` (JetStream, fil
 storage, R1) and ``redis-server`` (AOF, appendfsync everysec) on loopback, runs
 the same workloads through nats-py and redis-py, and prints one ratio table
 from the same run; a missing server is skipped with a note, never installed.
-``suite`` (what ``make bench`` runs) is ``--compare`` with bounded defaults.
+``--cluster 3`` adds a 3-node whippet cluster (RF3, quorum acks) and, with
+``--compare``, a 3-node JetStream cluster (R3), compared in a second ratio table.
+``suite`` (what ``make bench`` runs) is ``--compare --cluster 3`` with bounded defaults.
 
 Batches are encoded once up front and each actor is its own process, so the
 client is not what is measured. Every phase is bounded by ``--max-seconds``.
@@ -48,7 +50,7 @@ from whippet.cli.bench_report import (
     write_charts,
     write_json,
 )
-from whippet.cli.bench_servers import Server, available, start
+from whippet.cli.bench_servers import Server, available, start, start_cluster
 
 __all__ = ["machine", "main"]
 
@@ -139,10 +141,10 @@ class Runner:
                                    in_flight=1, max_seconds=o.max_seconds))
         return plans
 
-    def run_system(self, server: Server) -> list[Result]:
+    def run_system(self, server: Server, replicas: int = 1) -> list[Result]:
         o = self.opts
         system, label, address = server.system, server.label, server.address
-        base = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "a")
+        base = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "a", replicas)
         driver = driver_for(system)
         asyncio.run(driver.setup(address, base))
         results: list[Result] = []
@@ -171,7 +173,7 @@ class Runner:
                 parts = self._run_actors(f"{label}: {workload}", plans, sum(written.values()))
                 record(workload, "consumer", parts)
             else:
-                spec = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "b")
+                spec = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "b", replicas)
                 asyncio.run(driver.setup(address, spec))
                 producers = self._producers(system, address, spec)
                 expected = _expected(producers, spec.batch)
@@ -218,6 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fsync", default="interval", help="whippet node fsync policies to run, comma-separated")
     p.add_argument("--target", help="host:port of a running whippet node/cluster (login iggy/iggy)")
     p.add_argument("--compare", action="store_true", help="also run NATS JetStream and Redis Streams")
+    p.add_argument("--cluster", type=int, default=0, metavar="N",
+                   help="also run an N-node whippet cluster (RF N) and, with --compare, an N-node JetStream (RN)")
     p.add_argument("--out", default="bench-results")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -234,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         opts.count = 500_000 if opts.mode == "suite" else 200_000
     if opts.mode == "suite":
         opts.compare = True
+        opts.cluster = opts.cluster or 3
         if opts.fsync == "interval":  # the suite also shows the fsync-per-batch cost
             opts.fsync = "interval,always"
     runner = Runner(opts)
@@ -252,7 +257,21 @@ def main(argv: list[str] | None = None) -> int:
                     targets.append((system, ""))
                 else:
                     notes.append(f"{system}: server binary not installed, skipped (apt-get install {system}-server)")
+        if opts.cluster:
+            targets.append(("whippet", "cluster"))
+            if opts.compare and available("nats"):
+                targets.append(("nats", "cluster"))
         for system, fsync in targets:
+            if fsync == "cluster":
+                server = start_cluster(system, root, opts.cluster)
+                try:
+                    got = runner.run_system(server, replicas=opts.cluster)
+                    for r in got:
+                        r.system = f"{system}-cluster"
+                    results += got
+                finally:
+                    server.stop()
+                continue
             if fsync == "target":
                 host, port = opts.target.rsplit(":", 1)
                 server = Server("whippet", f"whippet @ {opts.target}", int(port), host=host)
@@ -271,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     text = results_table(results)
-    ratios = ratio_table(results)
+    single = [r for r in results if not r.system.endswith("-cluster")]
+    clustered = [r for r in results if r.system.endswith("-cluster")]
+    ratios = "\n\n".join(
+        t for t in (ratio_table(single), ratio_table(clustered, base="whippet-cluster")) if t
+    )
     report = text + ("\n\n" + ratios if ratios else "") + "".join(f"\nnote: {n}" for n in notes)
     print(report)
     meta = {"machine": machine(), "options": {k: v for k, v in vars(opts).items()}, "notes": notes}

@@ -35,6 +35,7 @@ class Spec:
     message_size: int = 1024
     batch: int = 1000
     data_set: str = "a"
+    replicas: int = 1  # NATS stream replicas (the cluster comparison uses 3)
 
 
 def stream_name(spec: Spec, index: int) -> str:
@@ -208,7 +209,8 @@ class NatsDriver:
         try:
             for s in range(spec.streams):
                 name = stream_name(spec, s)
-                await js.add_stream(name=name, subjects=[f"{name}.*"], storage=StorageType.FILE, num_replicas=1)
+                await js.add_stream(name=name, subjects=[f"{name}.*"], storage=StorageType.FILE,
+                                    num_replicas=spec.replicas)
         finally:
             await nc.close()
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Server", "available", "free_port", "start"]
+__all__ = ["Server", "available", "free_port", "start", "start_cluster"]
 
 _BINARIES = {"nats": "nats-server", "redis": "redis-server"}
 
@@ -44,20 +44,25 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
+    others: tuple[subprocess.Popen[bytes], ...] = ()  # the other members of a cluster
+    stop_hook: object = None  # a cluster helper with its own stop()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.stop_hook is not None:
+            self.stop_hook.stop()  # type: ignore[attr-defined]
+        for proc in (self.proc, *self.others):
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
@@ -103,6 +108,41 @@ def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
     server = Server(system, label, port, proc)
     try:
         _wait_port(port, proc, log)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_cluster(system: str, root: Path, size: int = 3) -> Server:
+    """A ``size``-node cluster on loopback: whippet (RF ``size``, quorum acks, fsync interval) or
+    NATS (JetStream with routes; the driver creates streams with ``size`` replicas)."""
+    if system == "whippet":
+        from whippet.procs import Cluster
+
+        cluster = Cluster(root / "whippet-cluster", size=size, replication_factor=size,
+                          extra_env={"WHIPPET_STORAGE_FSYNC": "interval", "WHIPPET_LOG_LEVEL": "WARNING"}).start()
+        first = cluster[1]
+        return Server("whippet", f"whippet {size}-node RF{size}", first.tcp_port, stop_hook=cluster)
+    if system != "nats":
+        raise ValueError(f"no cluster mode for {system!r}")
+    client_ports = [free_port() for _ in range(size)]
+    route_ports = [free_port() for _ in range(size)]
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in route_ports)
+    procs = []
+    for i in range(size):
+        data = root / f"nats-cluster-{i}"
+        data.mkdir(parents=True, exist_ok=True)
+        cmd = ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(client_ports[i]), "-sd", str(data),
+               "--server_name", f"n{i}", "--cluster_name", "bench", "--cluster", f"nats://127.0.0.1:{route_ports[i]}",
+               "--routes", routes]
+        with open(root / f"nats-cluster-{i}.log", "ab") as out:
+            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
+    server = Server("nats", f"NATS JetStream {size}-node R{size}", client_ports[0], procs[0], others=tuple(procs[1:]))
+    try:
+        for port, proc in zip(client_ports, procs):
+            _wait_port(port, proc, root / "nats-cluster-0.log")
+        time.sleep(2.0)  # JetStream meta-leader election across the routes
     except BaseException:
         server.stop()
         raise
