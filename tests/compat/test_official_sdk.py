@@ -219,6 +219,8 @@ async def test_consumer_group_consume_messages_and_offsets(node, transport) -> N
 
     await asyncio.wait_for(consumer.consume_messages(on_message, done), 20)
     assert got == list(range(6))
+    assert (consumer.name(), consumer.stream(), consumer.topic()) == ("g2", "s1", "t1")
+    assert consumer.partition_id() == 0 and consumer.get_last_consumed_offset(0) == 5
     await consumer.store_offset(3, 0)
     assert consumer.get_last_stored_offset(0) == 3
     await consumer.delete_offset(0)
