@@ -20,7 +20,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import grpc
-
 from whippet.metadata import commands as mc
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.wire.errors import IggyError

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
-
 from whippet.replication._pb import replication_pb2 as pb
 
 if TYPE_CHECKING:

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-
+from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication.epochs import EpochCache
 from whippet.replication.follower import Follower
 from whippet.replication.leader import LeaderState
 from whippet.replication.peers import CHANNEL_OPTIONS, PeerPool
-from whippet.replication._pb import replication_pb2 as pb
 from whippet.wire.errors import IggyError, NotLeader
 
 if TYPE_CHECKING:
@@ -59,10 +58,9 @@ class ReplicaManager:
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, host: str, port: int) -> None:
-        from whippet.replication.service import ReplicationService
         from whippet.replication._pb import replication_pb2_grpc as pb_grpc
-
         from whippet.replication.metrics import ReplicationCollector
+        from whippet.replication.service import ReplicationService
 
         self.node.metrics.registry.register(ReplicationCollector(self))
         self._server = grpc.aio.server(options=CHANNEL_OPTIONS)

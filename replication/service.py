@@ -7,7 +7,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import grpc
-
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_TCP, Session
 from whippet.replication._pb import replication_pb2 as pb

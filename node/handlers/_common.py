@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from whippet.metadata.permissions import Permissions
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from whippet.node.session import Session
     from whippet.storage.log import PartitionLog
 
-__all__ = ["current_offset", "key", "lowest_stored_offset", "permissions", "require", "stream_stats", "topic_stats"]
+__all__ = ["allowed_topic", "current_offset", "key", "lowest_stored_offset", "permissions", "require", "stream_stats", "topic_stats"]
 
 _NONE = Permissions()
 
@@ -40,6 +41,21 @@ def permissions(node: Node, session: Session) -> Permissions:
     """The session user's permissions (no flags at all when the user has none)."""
     user = node.meta.machine.user(session.require_user())
     return user.permissions or _NONE
+
+
+def allowed_topic(
+    node: Node,
+    session: Session,
+    stream_id: Identifier,
+    topic_id: Identifier,
+    check: Callable[[Permissions, int, int], bool],
+) -> Topic:
+    """The topic a command names, once ``check(permissions, stream, topic)`` allows it
+    (call under ``node.meta.lock``). Raises the not-found or Unauthorized error."""
+    perms = permissions(node, session)
+    topic = node.meta.machine.topic(key(stream_id), key(topic_id))
+    require(check(perms, topic.stream_id, topic.id))
+    return topic
 
 
 def require(allowed: bool) -> None:

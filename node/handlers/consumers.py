@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import xxhash
-
 from whippet.wire.errors import ConsumerGroupMemberNotFound, NotResolvedConsumer, PartitionNotFound
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
 
-__all__ = ["Resolved", "consumer_id", "resolve_for_poll", "resolve_for_offsets"]
+__all__ = ["Resolved", "consumer_id", "resolve_for_offsets", "resolve_for_poll"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,7 @@ def resolve_for_offsets(
     if partition_id is None:
         partition_id = session.group_current.get((topic.stream_id, topic.id, group.id))
         if partition_id is None and member.partitions:
-            partition_id = sorted(member.partitions)[0]
+            partition_id = min(member.partitions)
     if partition_id is None or partition_id not in member.partitions:
         raise NotResolvedConsumer()
     return Resolved(2, group.id, partition_id)

@@ -6,11 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
+from whippet.metadata.permissions import Permissions
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import key, permissions, require
-from whippet.wire import codes, requests as rq
+from whippet.node.handlers._common import allowed_topic, key
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.errors import ConsumerGroupIdNotFound, StreamIdNotFound, TopicIdNotFound
-from whippet.wire.responses import ConsumerGroupDetails, ConsumerGroupInfo, ConsumerGroupMember, encode_many
+from whippet.wire.responses import (
+    ConsumerGroupDetails,
+    ConsumerGroupInfo,
+    ConsumerGroupMember,
+    encode_many,
+)
 
 if TYPE_CHECKING:
     from whippet.metadata.model import ConsumerGroup, Topic
@@ -35,10 +42,7 @@ def group_details(topic: Topic, group: ConsumerGroup) -> bytes:
 
 
 def _topic(node: Node, session: Session, req: object) -> Topic:
-    perms = permissions(node, session)
-    topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))  # type: ignore[attr-defined]
-    require(perms.can_read_topic(topic.stream_id, topic.id))
-    return topic
+    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_read_topic)  # type: ignore[attr-defined]
 
 
 @handler(codes.GET_CONSUMER_GROUP)

@@ -11,15 +11,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import xxhash
-
 from whippet.metadata import commands as mc
+from whippet.metadata.permissions import Permissions
 from whippet.node import encryption
-from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import key, permissions, require
-from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.clock import now_us
-from whippet.wire import codes, requests as rq
+from whippet.node.dispatch import Reply, handler
+from whippet.node.handlers._common import allowed_topic
+from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.routing import forward
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
 from whippet.wire.errors import PartitionNotFound
 from whippet.wire.primitives import Partitioning, PollingKind
@@ -60,9 +61,7 @@ def _leader(node: Node, key3: tuple[int, int, int]) -> int:
 async def send_messages(node: Node, session: Session, payload: memoryview) -> Reply:
     batch = parse_send_messages(payload)
     with node.meta.lock:
-        perms = permissions(node, session)
-        topic = node.meta.machine.topic(key(batch.stream_id), key(batch.topic_id))
-        require(perms.can_send(topic.stream_id, topic.id))
+        topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
         pkey = (topic.stream_id, topic.id, pid)
         leader = _leader(node, pkey)
@@ -110,9 +109,7 @@ def _start_offset(
 @handler(codes.POLL_MESSAGES)
 async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     with node.meta.lock:
-        perms = permissions(node, session)
-        topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
-        require(perms.can_poll(topic.stream_id, topic.id))
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
         who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
         if who.partition_id is None:
             return PolledHead(partition_id=0, current_offset=0, count=0).encode()
@@ -154,9 +151,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
 @handler(codes.FLUSH_UNSAVED_BUFFER)
 async def flush_unsaved_buffer(node: Node, session: Session, req: rq.FlushUnsavedBuffer) -> Reply:
     with node.meta.lock:
-        perms = permissions(node, session)
-        topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
-        require(perms.can_send(topic.stream_id, topic.id))
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_send)
         leader = _leader(node, (topic.stream_id, topic.id, req.partition_id))
     if leader != node.node_id:
         return await forward(node, session, leader, codes.FLUSH_UNSAVED_BUFFER, req.encode())

@@ -6,11 +6,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
+from whippet.metadata.permissions import Permissions
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import current_offset, key, permissions, require
+from whippet.node.handlers._common import allowed_topic, current_offset
 from whippet.node.handlers.consumers import resolve_for_offsets
 from whippet.node.routing import forward
-from whippet.wire import codes, requests as rq
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.errors import InvalidOffset, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import ConsumerOffsetInfo
 
@@ -21,10 +23,7 @@ if TYPE_CHECKING:
 
 
 def _topic(node: Node, session: Session, req: rq.GetConsumerOffset) -> Topic:
-    perms = permissions(node, session)
-    topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
-    require(perms.can_poll(topic.stream_id, topic.id))
-    return topic
+    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
 
 
 @handler(codes.GET_CONSUMER_OFFSET)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
+from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import key, permissions, require, stream_stats, topic_stats
-from whippet.node.clock import now_us
-from whippet.wire import codes, requests as rq
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.errors import StreamIdNotFound
 from whippet.wire.responses import StreamDetails, StreamInfo, TopicInfo, encode_many
 

@@ -13,13 +13,22 @@ import threading
 import zipfile
 from typing import TYPE_CHECKING
 
-from whippet import SERVER_VERSION
+from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import permissions, require
-from whippet.node.clock import now_us
-from whippet.wire import codes, requests as rq
-from whippet.wire.errors import ClientNotFound, InvalidClientId
-from whippet.wire.responses import ClientDetails, ClientInfo, ClusterMetadata, ClusterNode, Stats, encode_many
+from whippet.wire import codes
+from whippet.wire import requests as rq
+from whippet.wire.errors import InvalidClientId
+from whippet.wire.responses import (
+    ClientDetails,
+    ClientInfo,
+    ClusterMetadata,
+    ClusterNode,
+    Stats,
+    encode_many,
+)
+
+from whippet import SERVER_VERSION
 
 if TYPE_CHECKING:
     from whippet.node.server import Node

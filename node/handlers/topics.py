@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import current_offset, key, lowest_stored_offset, permissions, require
-from whippet.node.handlers.streams import topic_info
+from whippet.metadata.permissions import Permissions
 from whippet.node.clock import now_us
-from whippet.wire import codes, requests as rq
+from whippet.node.dispatch import Reply, handler
+from whippet.node.handlers._common import (
+    allowed_topic,
+    current_offset,
+    key,
+    lowest_stored_offset,
+    permissions,
+    require,
+)
+from whippet.node.handlers.streams import topic_info
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.errors import InvalidTopicSize, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import PartitionInfo, TopicDetails, encode_many
 
@@ -105,9 +114,9 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
 
 def _resolve_managed(node: Node, session: Session, req: object) -> tuple[int, int]:
     with node.meta.lock:
-        perms = permissions(node, session)
-        topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))  # type: ignore[attr-defined]
-        require(perms.can_manage_topic(topic.stream_id, topic.id))
+        topic = allowed_topic(
+            node, session, req.stream_id, req.topic_id, Permissions.can_manage_topic  # type: ignore[attr-defined]
+        )
         return topic.stream_id, topic.id
 
 

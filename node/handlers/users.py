@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
 from whippet.node import auth
+from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import key, permissions, require
-from whippet.node.clock import now_us
-from whippet.wire import codes, requests as rq
+from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire.errors import (
     InvalidCredentials,
     InvalidPassword,

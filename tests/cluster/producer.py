@@ -10,8 +10,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from tests.support.client import TestClient
 from whippet.wire.errors import IggyError
+
+from tests.support.client import TestClient
 
 BATCH = 10
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from tests.support.client import TestClient
 from whippet.wire import requests as rq
 from whippet.wire.primitives import Identifier
 from whippet.wire.responses import ClusterMetadata, TopicDetails
+
+from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,8 +43,8 @@ async def test_any_node_serves_and_replicas_converge(cluster) -> None:
     # Every replica holds the same bytes.
     await asyncio.sleep(1.0)
     cluster.stop()
-    from whippet.storage.log import LogConfig, PartitionLog
     from whippet.storage import layout
+    from whippet.storage.log import LogConfig, PartitionLog
 
     for p in range(3):
         logs = [

@@ -7,7 +7,14 @@ from typing import Any
 from whippet.sdk.connection import Connection
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages, parse_polled
-from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy
+from whippet.wire.primitives import (
+    Consumer,
+    ConsumerKind,
+    Identifier,
+    Partitioning,
+    PollingKind,
+    PollingStrategy,
+)
 
 __all__ = ["TestClient"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from whippet.replication.leader import LeaderState
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
