@@ -14,8 +14,9 @@ Failure rules, in one place (:meth:`ClientCore._invoke`):
   reconnect only if it is safe to repeat (reads, polls, offsets, logins, and
   sends, whose message ids make a repeat detectable); other commands raise
   :class:`ConnectionClosed` after the reconnect so the caller decides;
-* a not-leader answer drops the routing entry, refreshes the cluster view and
-  retries;
+* a not-leader answer, or any error class marked ``retriable`` (a failover in
+  progress: the request was not applied), drops the routing entry, refreshes the
+  cluster view and retries with backoff for up to ``failover_timeout`` seconds;
 * reconnecting walks the shuffled node pool with bounded exponential backoff and
   jitter (``sdk.pool``); after it the session is logged in again and the consumer
   groups it had joined are joined again (the node forgets a closed session's
@@ -281,7 +282,8 @@ class ClientCore:
         """Send one command to the right node; see the module docstring for the retry rules."""
         data = frame if frame is not None else encode_request(code, bytes(payload))
         retries = self.options.request_retries
-        attempt = 0
+        attempt = failovers = 0
+        failover_deadline: float | None = None
         while True:
             target = self.routing.leader_for(*partition) if partition is not None else None
             link = await self._link_for(target)
@@ -305,11 +307,22 @@ class ClientCore:
                 await transport.close()
                 raise ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc
             except IggyError as exc:
-                if partition is None or not is_not_leader(exc) or attempt >= retries:
+                # Not-leader and retriable answers were not applied: wait out the failover.
+                if self._closed or not (is_not_leader(exc) or type(exc).retriable):
                     raise
-                attempt += 1
-                self.routing.forget(*partition)  # type: ignore[arg-type]
-                await self.refresh_cluster()
+                now = asyncio.get_running_loop().time()
+                if failover_deadline is None:
+                    failover_deadline = now + self.options.failover_timeout
+                if now >= failover_deadline:
+                    raise
+                if partition is not None:
+                    self.routing.forget(*partition)  # type: ignore[arg-type]
+                await asyncio.sleep(min(1.0, 0.05 * 2 ** min(failovers, 5)))
+                failovers += 1
+                try:
+                    await self.refresh_cluster()
+                except ConnectionClosed:
+                    pass  # the next attempt reconnects
 
     async def _call(self, request: Any, *, partition: tuple[object, object, int | None] | None = None) -> bytes:
         body = await self._invoke(request.CODE, request.encode(), partition=partition)

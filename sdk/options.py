@@ -123,6 +123,8 @@ class ClientOptions:
     heartbeat_interval: float = 0.0  # seconds; 0 = no pings
     # Requests that failed on a dead connection are retried this many times after a reconnect.
     request_retries: int = 3
+    # Not-leader and other retriable answers (a failover in progress) are retried with backoff this long.
+    failover_timeout: float = 15.0
     # Discover the cluster with GET_CLUSTER_METADATA after connecting.
     discover: bool = True
 
