@@ -82,11 +82,13 @@ class Node:
             data_dir=meta_dir,
             password=self.config.cluster_secret or None,
         )
+        members = self.config.cluster_members()
+        if members:
+            await self.replicas.join_cluster(raft_address, [a for i, a in members.items() if i != self.node_id])
         # Read the state and subscribe under one lock hold: no event is missed or seen twice.
         with self.meta.lock:
             self._open_logs()
             self.meta.subscribe(self._on_event)
-        members = self.config.cluster_members()
         replication_port = (
             int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else 0
         )

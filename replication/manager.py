@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 from whippet.replication._pb import replication_pb2 as pb
+from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 from whippet.replication.epochs import EpochCache
 from whippet.replication.follower import Follower
 from whippet.replication.leader import LeaderState
@@ -261,6 +262,57 @@ class ReplicaManager:
             # The Raft thread posts the applied events to this loop right after it updates
             # the status: give those callbacks (new leader states, opened logs) a turn.
             await asyncio.sleep(0.01)
+
+    # --- membership (scale-out) ---------------------------------------------------------------
+    async def add_member(self, raft_address: str, hops: int = 0) -> pb.JoinResponse:
+        """Make ``raft_address`` a metadata Raft member (idempotent); on a non-leader,
+        pass the request to the Raft leader."""
+        meta = self.node.meta
+        status = meta.status()
+        if raft_address == status.get("self") or raft_address in (status.get("partners") or []):
+            return pb.JoinResponse(ok=True)
+        if not meta.is_leader:
+            leader = meta.leader_address
+            with meta.lock:
+                target = next((n.id for n in meta.machine.nodes() if n.raft_address == leader), None)
+            if target is None or hops >= 2:
+                return pb.JoinResponse(ok=False, reason="no metadata leader known here yet")
+            try:
+                return await self.peers.stub(target).Join(
+                    pb.JoinRequest(raft_address=raft_address, hops=hops + 1), metadata=self.peers.metadata, timeout=10
+                )
+            except (grpc.aio.AioRpcError, LookupError) as exc:
+                return pb.JoinResponse(ok=False, reason=str(exc))
+        try:
+            await meta.add_member(raft_address, timeout=10)
+        except IggyError as exc:
+            return pb.JoinResponse(ok=False, reason=exc.reason)
+        log.info("metadata group: added member %s", raft_address)
+        return pb.JoinResponse(ok=True)
+
+    async def join_cluster(self, self_raft: str, peers: list[str], timeout: float = 120.0) -> None:
+        """Until this node's metadata replica is current, ask the configured peers to add it.
+
+        For the founding members this is a no-op that ends as soon as the group has
+        formed; a node added later (scale-out) is admitted by the Raft leader.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.node.meta.status().get("ready"):
+            if time.monotonic() > deadline:
+                raise IggyError.from_code(12001, "this node was not admitted to the metadata group in time")
+            for raft in peers:
+                address = self.node.config.replication_address(raft)
+                channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+                try:
+                    stub = pb_grpc.ReplicationStub(channel)
+                    await stub.Join(pb.JoinRequest(raft_address=self_raft), metadata=self.peers.metadata, timeout=2)
+                except grpc.aio.AioRpcError:
+                    pass
+                finally:
+                    await channel.close()
+                if self.node.meta.status().get("ready"):
+                    return
+            await asyncio.sleep(0.5)
 
     # --- liveness -----------------------------------------------------------------------------
     def _replication_address(self, node_id: int) -> str | None:

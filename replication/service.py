@@ -37,6 +37,10 @@ class ReplicationService(pb_grpc.ReplicationServicer):
             self.m.last_seen[request.from_node_id] = time.monotonic()
         return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.node.meta.is_leader)
 
+    async def Join(self, request: pb.JoinRequest, context: Any) -> pb.JoinResponse:
+        await self._authorize(context)
+        return await self.m.add_member(request.raft_address, request.hops)
+
     async def Fetch(self, request: pb.FetchRequest, context: Any) -> pb.FetchResponse:
         await self._authorize(context)
         p = request.partition

@@ -155,6 +155,18 @@ class Cluster:
             }
             self.nodes[i] = NodeProcess(data_dir=self.root / f"node-{i}", raft_port=raft[i], extra_env=env)
 
+    def add_node(self, node_id: int, timeout: float = 60.0) -> NodeProcess:
+        """Scale out: start one more node whose member list includes itself; the running
+        members keep their old list and admit it into the metadata group when it asks."""
+        raft = free_port_pair()
+        members = self.nodes[next(iter(self.nodes))].extra_env["WHIPPET_CLUSTER_NODES"]
+        members = f"{members},{node_id}@127.0.0.1:{raft}"
+        env = {**self.nodes[next(iter(self.nodes))].extra_env, "WHIPPET_NODE_ID": str(node_id),
+               "WHIPPET_CLUSTER_NODES": members}
+        node = NodeProcess(data_dir=self.root / f"node-{node_id}", raft_port=raft, extra_env=env)
+        self.nodes[node_id] = node
+        return node.start(timeout)
+
     def start(self, timeout: float = 60.0) -> Cluster:
         for n in self.nodes.values():
             n.spawn()

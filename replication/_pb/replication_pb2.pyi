@@ -138,3 +138,19 @@ class PingResponse(_message.Message):
     node_id: int
     metadata_leader: bool
     def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ...) -> None: ...
+
+class JoinRequest(_message.Message):
+    __slots__ = ("raft_address", "hops")
+    RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    raft_address: str
+    hops: int
+    def __init__(self, raft_address: _Optional[str] = ..., hops: _Optional[int] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("ok", "reason")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    reason: str
+    def __init__(self, ok: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

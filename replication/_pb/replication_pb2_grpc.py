@@ -39,6 +39,11 @@ class ReplicationStub:
                 request_serializer=replication__pb2.PingRequest.SerializeToString,
                 response_deserializer=replication__pb2.PingResponse.FromString,
                 _registered_method=True)
+        self.Join = channel.unary_unary(
+                '/whippet.replication.Replication/Join',
+                request_serializer=replication__pb2.JoinRequest.SerializeToString,
+                response_deserializer=replication__pb2.JoinResponse.FromString,
+                _registered_method=True)
         self.Fetch = channel.unary_unary(
                 '/whippet.replication.Replication/Fetch',
                 request_serializer=replication__pb2.FetchRequest.SerializeToString,
@@ -60,6 +65,12 @@ class ReplicationServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Ping(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Join(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -90,6 +101,11 @@ def add_ReplicationServicer_to_server(servicer, server):
                     servicer.Ping,
                     request_deserializer=replication__pb2.PingRequest.FromString,
                     response_serializer=replication__pb2.PingResponse.SerializeToString,
+            ),
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=replication__pb2.JoinRequest.FromString,
+                    response_serializer=replication__pb2.JoinResponse.SerializeToString,
             ),
             'Fetch': grpc.unary_unary_rpc_method_handler(
                     servicer.Fetch,
@@ -134,6 +150,33 @@ class Replication:
             '/whippet.replication.Replication/Ping',
             replication__pb2.PingRequest.SerializeToString,
             replication__pb2.PingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whippet.replication.Replication/Join',
+            replication__pb2.JoinRequest.SerializeToString,
+            replication__pb2.JoinResponse.FromString,
             options,
             channel_credentials,
             insecure,
