@@ -28,6 +28,9 @@ bench: $(STAMP)
 		{ apt-get update -qq && apt-get install -y -qq nats-server redis-server >/dev/null; } || \
 		echo "bench: could not install nats-server/redis-server; comparing without them"; fi
 	$(BIN)/whippet-bench suite --out bench-results
+	$(BIN)/whippet-bench-transports --out bench-results
+	$(BIN)/whippet-bench-cluster throughput --out bench-results
+	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
 
 lint: $(STAMP)
 	$(BIN)/pip install -q ruff
