@@ -74,3 +74,7 @@ CREATE_CONSUMER_GROUP: Final = 602
 DELETE_CONSUMER_GROUP: Final = 603
 JOIN_CONSUMER_GROUP: Final = 604
 LEAVE_CONSUMER_GROUP: Final = 605
+
+# whippet's own commands, outside Iggy 0.8's table (a 0.8 server answers them with
+# InvalidCommand, 3, so a client can probe for them safely).
+GET_PARTITION_LEADERS: Final = 9001

@@ -11,8 +11,9 @@ from typing import ClassVar
 
 from whippet.metadata.permissions import Permissions
 from whippet.wire import codes
-from whippet.wire._codec import Identifier
+from whippet.wire._codec import Identifier, Reader, Writer
 from whippet.wire._fields import (
+    Codec,
     IDENT,
     NAME8,
     OPT_NAME8,
@@ -26,6 +27,7 @@ from whippet.wire._fields import (
     U64,
     WireStruct,
 )
+from whippet.wire.errors import InvalidFormat
 
 __all__ = [
     "Ping",
@@ -48,6 +50,7 @@ __all__ = [
     "CreatePersonalAccessToken",
     "DeletePersonalAccessToken",
     "LoginWithPersonalAccessToken",
+    "GetPartitionLeaders",
 ]
 
 
@@ -209,3 +212,36 @@ class LoginWithPersonalAccessToken(WireStruct):
     CODE: ClassVar[int] = codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN
     LAYOUT = (("token", NAME8),)
     token: str
+
+
+def _read_opt_ident(r: Reader) -> Identifier | None:
+    return Identifier.decode(r) if r.u8() == 1 else None
+
+
+def _write_opt_ident(w: Writer, value: Identifier | None) -> None:
+    if value is None:
+        w.u8(0)
+    else:
+        w.u8(1).identifier(value)
+
+
+_OPT_IDENT: Codec = (_read_opt_ident, _write_opt_ident)
+
+
+@dataclass(frozen=True, slots=True)
+class GetPartitionLeaders(WireStruct):
+    """whippet's own command (not in Iggy 0.8): who leads each partition, for client routing.
+
+    Both ids absent: every topic the caller may use; a stream only: its topics; both:
+    one topic. Each id is a flag byte (1 = present) followed by the identifier, so
+    an empty payload is a truncation (3), never a silent "everything".
+    """
+
+    CODE: ClassVar[int] = codes.GET_PARTITION_LEADERS
+    LAYOUT = (("stream_id", _OPT_IDENT), ("topic_id", _OPT_IDENT))
+    stream_id: Identifier | None = None
+    topic_id: Identifier | None = None
+
+    def __post_init__(self) -> None:
+        if self.topic_id is not None and self.stream_id is None:
+            raise InvalidFormat("a topic id needs its stream id")

@@ -31,17 +31,23 @@ from whippet.wire._fields import (
 from whippet.wire.errors import InvalidFormat
 from whippet.wire.primitives import decode_permissions, encode_permissions
 from whippet.wire.responses_system import (
+    NO_LEADER,
     NO_USER_ID,
     CacheMetric,
     ClientDetails,
     ClientInfo,
     ClusterMetadata,
     ClusterNode,
+    LeaderNode,
+    PartitionLeader,
+    PartitionLeaders,
     Stats,
+    TopicLeaders,
 )
 
 __all__ = [
     "NO_USER_ID",
+    "NO_LEADER",
     "StreamInfo",
     "StreamDetails",
     "TopicInfo",
@@ -58,6 +64,10 @@ __all__ = [
     "Stats",
     "ClusterNode",
     "ClusterMetadata",
+    "LeaderNode",
+    "PartitionLeader",
+    "TopicLeaders",
+    "PartitionLeaders",
     "ConsumerOffsetInfo",
     "PersonalAccessTokenInfo",
     "RawPersonalAccessToken",

@@ -6,11 +6,12 @@ modules small; the conventions are the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Self
 
 from whippet.wire._codec import U32_MAX, Reader, Writer
-from whippet.wire._fields import F32, STR32, U8, U16, U32, U64, WireStruct, counted, nested
+from whippet.wire._fields import F32, NAME8, STR32, U8, U16, U32, U64, Codec, WireStruct, counted, nested
 
 __all__ = [
     "NO_USER_ID",
@@ -20,6 +21,11 @@ __all__ = [
     "Stats",
     "ClusterNode",
     "ClusterMetadata",
+    "NO_LEADER",
+    "LeaderNode",
+    "PartitionLeader",
+    "TopicLeaders",
+    "PartitionLeaders",
 ]
 
 #: ``ClientInfo.user_id`` of a session that is not logged in.
@@ -183,3 +189,82 @@ class ClusterMetadata(WireStruct):
     LAYOUT = (("name", STR32), ("nodes", counted(nested(ClusterNode))))
     name: str
     nodes: list[ClusterNode]
+
+
+# --- GET_PARTITION_LEADERS (whippet's own command, code 9001) ---------------------------
+
+#: ``PartitionLeader.leader_node_id`` on the wire when a partition has no leader (yet).
+NO_LEADER = U32_MAX
+
+
+def _read_leader(r: Reader) -> int | None:
+    value = r.u32()
+    return None if value == NO_LEADER else value
+
+
+def _write_leader(w: Writer, value: int | None) -> None:
+    w.u32(NO_LEADER if value is None or value < 0 else value)
+
+
+_LEADER: Codec = (_read_leader, _write_leader)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderNode(WireStruct):
+    """A node id with the name GET_CLUSTER_METADATA reports for it: how a client turns
+    a leader id into an address without parsing names."""
+
+    LAYOUT = (("node_id", U32), ("name", STR32))
+    node_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLeader(WireStruct):
+    """One partition: its leader (None = no leader, NO_LEADER on the wire) and leader epoch."""
+
+    LAYOUT = (("partition_id", U32), ("leader_node_id", _LEADER), ("epoch", U64))
+    partition_id: int
+    leader_node_id: int | None
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLeaders(WireStruct):
+    """The partitions of one topic, with the names so a client addressing by name can route."""
+
+    LAYOUT = (
+        ("stream_id", U32),
+        ("topic_id", U32),
+        ("stream_name", NAME8),
+        ("topic_name", NAME8),
+        ("partitions", counted(nested(PartitionLeader))),
+    )
+    stream_id: int
+    topic_id: int
+    stream_name: str
+    topic_name: str
+    partitions: list[PartitionLeader]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLeaders(WireStruct):
+    """GET_PARTITION_LEADERS: the answering node's id, every node's id and name, then the topics.
+
+    ``node_id`` lets a client tell which partitions its own connection already leads.
+    """
+
+    LAYOUT = (
+        ("node_id", U32),
+        ("nodes", counted(nested(LeaderNode))),
+        ("topics", counted(nested(TopicLeaders))),
+    )
+    node_id: int
+    nodes: list[LeaderNode]
+    topics: list[TopicLeaders]
+
+    def entries(self) -> Iterator[tuple[int, int, int, int | None, int]]:
+        """Flat (stream_id, topic_id, partition_id, leader_node_id, epoch) rows."""
+        for t in self.topics:
+            for p in t.partitions:
+                yield t.stream_id, t.topic_id, p.partition_id, p.leader_node_id, p.epoch

@@ -13,6 +13,9 @@ is an administrative data operation that must reach every replica of a partition
 through that log (purge stream/topic, delete segments). Message traffic and
 consumer offsets are not: they belong to the partition leader and travel by log
 shipping. Logins, logouts and all reads are local.
+
+Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``) are whippet's own; a 0.8
+server answers them with InvalidCommand, which our SDK reads as "not offered".
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ _SPECS = (
     _spec(rq.DeleteConsumerGroup, "consumer_group.delete", replicated=True),
     _spec(rq.JoinConsumerGroup, "consumer_group.join", replicated=True),
     _spec(rq.LeaveConsumerGroup, "consumer_group.leave", replicated=True),
+    # whippet's own (outside 0.8's table): partition leadership for client routing
+    _spec(rq.GetPartitionLeaders, "cluster.partition_leaders"),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}

@@ -3,4 +3,4 @@
 Importing this package registers every handler with ``node.dispatch``.
 """
 
-from whippet.node.handlers import groups, messages, offsets, streams, system, topics, users  # noqa: F401
+from whippet.node.handlers import cluster, groups, messages, offsets, streams, system, topics, users  # noqa: F401

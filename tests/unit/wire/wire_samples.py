@@ -36,6 +36,9 @@ REQUESTS: list[rq.WireStruct] = [
     rq.GetSnapshotFile(compression=2, snapshot_types=(1, 3)),
     rq.GetSnapshotFile(compression=1, snapshot_types=(100,)),
     rq.GetClusterMetadata(),
+    rq.GetPartitionLeaders(),
+    rq.GetPartitionLeaders(stream_id=S),
+    rq.GetPartitionLeaders(stream_id=S, topic_id=T),
     rq.GetMe(),
     rq.GetClient(client_id=123456),
     rq.GetClients(),
@@ -211,6 +214,14 @@ RESPONSES: list[rs.WireStruct] = [
     rs.ClusterMetadata(
         name="single-node",
         nodes=[rs.ClusterNode("iggy-node", "127.0.0.1", 8090, 8080, 3000, 8092, role=0, status=0)],
+    ),
+    rs.PartitionLeaders(
+        node_id=2,
+        nodes=[rs.LeaderNode(1, "whippet-node-1"), rs.LeaderNode(2, "whippet-node-2")],
+        topics=[
+            rs.TopicLeaders(7, 1, "s", "orders", [rs.PartitionLeader(0, 2, 3), rs.PartitionLeader(1, None, 0)]),
+            rs.TopicLeaders(7, 2, "s", "empty", []),
+        ],
     ),
     rs.ConsumerOffsetInfo(partition_id=1, current_offset=10, stored_offset=7),
     rs.PersonalAccessTokenInfo(name="ci-token", expiry_at=0),
