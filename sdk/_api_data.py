@@ -4,11 +4,14 @@ These are the partition-addressed commands: when the partition is known they
 are routed to its leader (``routing.leader_for``); a balanced or keyed send is
 routed to the connected node, which picks the partition. The high-level
 producer partitions on the client side so it can always route directly.
+Requests of a consumer group go to the connected node even with a partition:
+the node checks the group membership of *this* session, which lives there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from whippet.sdk._api_admin import AdminApi, Id
 from whippet.sdk.messages import (
@@ -21,7 +24,13 @@ from whippet.sdk.messages import (
 )
 from whippet.wire import codes
 from whippet.wire import requests as rq
-from whippet.wire.primitives import Consumer, Partitioning, PartitioningKind, PollingStrategy
+from whippet.wire.primitives import (
+    Consumer,
+    ConsumerKind,
+    Partitioning,
+    PartitioningKind,
+    PollingStrategy,
+)
 from whippet.wire.responses import ConsumerOffsetInfo
 
 __all__ = ["DataApi", "consumer_of"]
@@ -36,6 +45,11 @@ def consumer_of(value: ConsumerLike) -> Consumer:
 
 def _partition_of(partitioning: Partitioning) -> int | None:
     return partitioning.partition if partitioning.kind == PartitioningKind.PARTITION_ID else None
+
+
+def _route(stream: Id, topic: Id, partition_id: int | None, consumer: Consumer) -> tuple[Id, Id, int | None]:
+    """The routing key of a consumer's request: no partition (home) for a group member."""
+    return (stream, topic, partition_id if consumer.kind == ConsumerKind.CONSUMER else None)
 
 
 class DataApi(AdminApi):
@@ -84,8 +98,9 @@ class DataApi(AdminApi):
         auto_commit: bool = False,
     ) -> bytes:
         """The undecoded poll answer (16-byte head + records), for callers that only count."""
+        who = consumer_of(consumer)
         req = rq.PollMessages(
-            consumer=consumer_of(consumer),
+            consumer=who,
             stream_id=as_identifier(stream),
             topic_id=as_identifier(topic),
             partition_id=partition_id,
@@ -93,7 +108,7 @@ class DataApi(AdminApi):
             count=count,
             auto_commit=auto_commit,
         )
-        return await self._call(req, partition=(stream, topic, partition_id))
+        return await self._call(req, partition=_route(stream, topic, partition_id, who))
 
     async def flush_unsaved_buffer(self, stream: Id, topic: Id, partition_id: int, fsync: bool = False) -> None:
         await self._call(
@@ -104,36 +119,28 @@ class DataApi(AdminApi):
         )
 
     # --- consumer offsets ---
+    async def _offset_call(
+        self, request: type[Any], consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None, **extra: int
+    ) -> bytes:
+        who = consumer_of(consumer)
+        req = request(
+            consumer=who, stream_id=as_identifier(stream), topic_id=as_identifier(topic), partition_id=partition_id,
+            **extra,
+        )
+        return await self._call(req, partition=_route(stream, topic, partition_id, who))
+
     async def get_consumer_offset(
         self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None
     ) -> ConsumerOffsetInfo | None:
-        body = await self._call(
-            rq.GetConsumerOffset(
-                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
-                partition_id=partition_id,
-            ),
-            partition=(stream, topic, partition_id),
-        )
+        body = await self._offset_call(rq.GetConsumerOffset, consumer, stream, topic, partition_id)
         return ConsumerOffsetInfo.decode(body) if body else None
 
     async def store_consumer_offset(
         self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None, offset: int
     ) -> None:
-        await self._call(
-            rq.StoreConsumerOffset(
-                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
-                partition_id=partition_id, offset=offset,
-            ),
-            partition=(stream, topic, partition_id),
-        )
+        await self._offset_call(rq.StoreConsumerOffset, consumer, stream, topic, partition_id, offset=offset)
 
     async def delete_consumer_offset(
         self, consumer: ConsumerLike, stream: Id, topic: Id, partition_id: int | None
     ) -> None:
-        await self._call(
-            rq.DeleteConsumerOffset(
-                consumer=consumer_of(consumer), stream_id=as_identifier(stream), topic_id=as_identifier(topic),
-                partition_id=partition_id,
-            ),
-            partition=(stream, topic, partition_id),
-        )
+        await self._offset_call(rq.DeleteConsumerOffset, consumer, stream, topic, partition_id)

@@ -4,13 +4,25 @@ Concurrency model: asyncio, one event loop. Each node the client talks to has a
 :class:`_Link` (a transport plus the lock that serialises reconnecting it);
 requests on a link are pipelined by the transport. The *home* link is the node
 bootstrapped from the pool; partition requests go to the partition's leader when
-the routing table knows it, else home.
+the routing table knows it, else home (which forwards them).
+
+Routing is learned from the home node: cluster metadata and partition leaders
+(whippet's GET_PARTITION_LEADERS) after every (re)connect, every
+``routing_refresh_interval`` seconds, after a not-leader answer, and for a topic
+the table has not seen yet just before its first partition request. A node that
+answers that command with InvalidCommand (Iggy 0.8) gets everything, as before.
+Requests of a consumer *group* always go home: the group membership belongs to
+the home session.
 
 Failure rules, in one place (:meth:`ClientCore._invoke`):
 
 * a transport that is already known dead is reconnected *before* the request is
   written, so nothing is ambiguous and every command goes ahead;
-* a request that was written and then lost its connection is retried after the
+* a partition leader's link that fails to open, or dies under a request, is
+  dropped and its address skipped for a moment (``routing.mark_down``); requests
+  that are safe to repeat then go home at once, so a dead leader never holds the
+  client up longer than one failed connect;
+* a home request that was written and then lost its connection is retried after the
   reconnect only if it is safe to repeat (reads, polls, offsets, logins, and
   sends, whose message ids make a repeat detectable); other commands raise
   :class:`ConnectionClosed` after the reconnect so the caller decides;
@@ -31,6 +43,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from whippet.sdk.lanes import PartitionLanes
+from whippet.sdk.messages import as_identifier
 from whippet.sdk.options import ClientOptions, NodeAddress
 from whippet.sdk.pool import NodePool
 from whippet.sdk.routing import RoutingTable
@@ -42,10 +56,10 @@ from whippet.wire.errors import (
     ClientShutdown,
     ConnectionClosed,
     IggyError,
-    NotConnected,
+    InvalidCommand,
 )
 from whippet.wire.framing import encode_request
-from whippet.wire.responses import ClusterMetadata, IdentityInfo
+from whippet.wire.responses import ClusterMetadata, IdentityInfo, PartitionLeaders
 
 __all__ = ["ClientCore", "is_not_leader"]
 
@@ -64,6 +78,8 @@ _REPEATABLE = frozenset(
     }
 )
 _LOGIN_CODES = frozenset({codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN})
+# How long a leader address that failed is skipped (its partitions go home meanwhile).
+_DOWN_S = 2.0
 
 
 def is_not_leader(exc: IggyError) -> bool:
@@ -96,6 +112,9 @@ class ClientCore:
         self._joined: set[tuple[Any, Any, Any]] = set()
         self._closed = False
         self._heartbeat: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._lanes = PartitionLanes()
+        self._learning: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.user_id: int | None = None
         self.reconnects = 0
 
@@ -117,17 +136,21 @@ class ClientCore:
                 if creds.token
                 else rq.LoginUser(username=creds.username, password=creds.password, version="whippet-sdk", context="")
             )
-        link = await self._establish(None)
+        link = await self._establish()
         self._home = link
         self._links[link.address] = link
+        loop = asyncio.get_running_loop()
         if self.options.heartbeat_interval > 0 and self._heartbeat is None:
-            self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+            self._heartbeat = loop.create_task(self._heartbeat_loop())
+        if self.options.discover and self.options.routing_refresh_interval > 0 and self._refresher is None:
+            self._refresher = loop.create_task(self._refresh_loop())
 
     async def close(self) -> None:
         self._closed = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
+        for task in (self._heartbeat, self._refresher):
+            if task is not None:
+                task.cancel()
+        self._heartbeat = self._refresher = None
         links, self._links, self._home = list(self._links.values()), {}, None
         for link in links:
             if link.transport is not None:
@@ -142,54 +165,49 @@ class ClientCore:
             except IggyError as exc:
                 log.debug("heartbeat failed: %s", exc)
 
-    # --- establishing connections ---
-    async def _establish(self, only: NodeAddress | None) -> _Link:
-        """Open a transport to ``only`` or to the next node of the pool, with backoff."""
-        last: BaseException | None = None
-        attempts = 0
+    async def _refresh_loop(self) -> None:
+        """Re-learn the cluster now and then, so leader moves nobody tripped over are seen."""
         while not self._closed:
-            if only is not None:
-                address = only
-                entry = None
-                if attempts:
-                    await asyncio.sleep(self.options.backoff.delay(attempts - 1, self.pool._rng.random()))
-                if self.options.backoff.retries is not None and attempts > self.options.backoff.retries:
-                    break
-            else:
-                if self.pool.exhausted():
-                    break
-                await asyncio.sleep(self.pool.delay())
-                entry = self.pool.next(time.monotonic())
-                address = entry.address
-            attempts += 1
+            await asyncio.sleep(self.options.routing_refresh_interval)
             try:
-                transport = await open_transport(
-                    address, self.options.transport, self.options.tls, self.options.connect_timeout
-                )
-            except (TimeoutError, OSError, ConnectionClosed) as exc:
-                last = exc
-                if entry is not None:
-                    self.pool.failed(entry)
-                log.debug("cannot connect to %s: %s", address, exc)
+                await self.refresh_cluster()
+            except IggyError as exc:
+                log.debug("routing refresh failed: %s", exc)
+
+    # --- establishing connections ---
+    async def _dial(self, address: NodeAddress, *, home: bool) -> BaseException | BinaryTransport:
+        """One attempt to open and prepare a transport; a connection failure is returned, not raised."""
+        try:
+            transport = await open_transport(address, self.options.transport, self.options.tls, self.options.connect_timeout)
+        except (TimeoutError, OSError, ConnectionClosed) as exc:
+            log.debug("cannot connect to %s: %s", address, exc)
+            return exc
+        try:
+            await self._prepare(transport, home=home)
+        except ConnectionClosed as exc:
+            await transport.close()
+            return exc
+        except BaseException:
+            await transport.close()
+            raise
+        return transport
+
+    async def _establish(self) -> _Link:
+        """Open a transport to the next node of the pool that answers, with backoff."""
+        last: BaseException | None = None
+        while not self._closed and not self.pool.exhausted():
+            await asyncio.sleep(self.pool.delay())
+            entry = self.pool.next(time.monotonic())
+            result = await self._dial(entry.address, home=True)
+            if isinstance(result, BaseException):
+                last = result
+                self.pool.failed(entry)
                 continue
-            try:
-                await self._prepare(transport, home=only is None)
-            except ConnectionClosed as exc:
-                last = exc
-                await transport.close()
-                if entry is not None:
-                    self.pool.failed(entry)
-                continue
-            except BaseException:
-                await transport.close()
-                raise
-            if entry is not None:
-                self.pool.succeeded(entry)
-            return _Link(address, transport)
+            self.pool.succeeded(entry)
+            return _Link(entry.address, result)
         if self._closed:
             raise ClientShutdown("the client was closed")
-        where = str(only) if only is not None else ", ".join(map(str, self.pool.addresses))
-        raise CannotEstablishConnection(f"no node answered ({where}); last error: {last}")
+        raise CannotEstablishConnection(f"no node answered ({', '.join(map(str, self.pool.addresses))}); last error: {last}")
 
     async def _prepare(self, transport: BinaryTransport, *, home: bool) -> None:
         """Log in, learn the cluster, re-join groups: the session state a new connection needs.
@@ -227,6 +245,31 @@ class ClientCore:
             return
         self.routing.update(metadata)
         self.pool.merge(self.routing.addresses())
+        await self._learn_leaders(transport)
+
+    async def _learn_leaders(self, transport: BinaryTransport, stream: object = None, topic: object = None) -> None:
+        """Ask for partition leaders (every topic, or one); a node without the command routes nothing."""
+        one = stream is not None and topic is not None
+        request = rq.GetPartitionLeaders(
+            stream_id=as_identifier(stream) if one else None,  # type: ignore[arg-type]
+            topic_id=as_identifier(topic) if one else None,  # type: ignore[arg-type]
+        )
+        try:
+            body = await transport.request(request.CODE, request.encode())
+        except ConnectionClosed:
+            raise
+        except InvalidCommand:
+            self.routing.leaders_not_offered()
+            return
+        except IggyError as exc:  # not logged in, no such topic, not allowed: no routes, the request will say
+            log.debug("partition leaders unavailable: %s", exc)
+            return
+        try:
+            answer = PartitionLeaders.decode(body)
+        except IggyError as exc:
+            log.warning("unreadable partition leaders answer: %s", exc)
+            return
+        self.routing.set_partition_leaders(answer, complete=not one)
 
     async def refresh_cluster(self) -> None:
         """Ask the home node for the cluster again (after a failover or a not-leader answer)."""
@@ -234,37 +277,69 @@ class ClientCore:
         assert link.transport is not None
         await self._discover(link.transport)
 
+    async def _learn_topic(self, stream: object, topic: object) -> None:
+        """Routes for a topic first seen now (e.g. created after connecting); failures are ignored."""
+        link = await self._link_for(None)
+        if link.transport is not None:
+            try:
+                await self._learn_leaders(link.transport, stream, topic)
+            except ConnectionClosed:
+                pass  # the request itself reconnects
+
     async def _link_for(self, target: NodeAddress | None) -> _Link:
         if self._closed:
             raise ClientShutdown("the client was closed")
         if self._home is None:
             await self.connect()
         assert self._home is not None
-        if target is None or target == self._home.address:
-            link = self._home
-        else:
-            link = self._links.get(target) or self._links.setdefault(target, _Link(target))
+        if target is not None and target != self._home.address:
+            leader = await self._leader_link(target)
+            if leader is not None:
+                return leader
+        link = self._home
         if link.transport is None or link.transport.closed:
             await self._revive(link, link.generation)
         return link
 
+    async def _leader_link(self, address: NodeAddress) -> _Link | None:
+        """The link to a partition leader, opened on first use with one attempt; None when
+        it cannot be opened now (the address is then skipped for a moment)."""
+        link = self._links.get(address) or self._links.setdefault(address, _Link(address))
+        if link.transport is not None and not link.transport.closed:
+            return link
+        async with link.lock:
+            if link.transport is not None and not link.transport.closed:
+                return link  # another caller opened it meanwhile
+            result = await self._dial(address, home=False)
+            if isinstance(result, BaseException):
+                await self._drop_leader(link)
+                return None
+            link.transport = result
+            link.generation += 1
+            return link
+
+    async def _drop_leader(self, link: _Link) -> None:
+        """Forget a partition leader's link and skip its address for a moment."""
+        if self._links.get(link.address) is link:
+            del self._links[link.address]
+        self.routing.mark_down(link.address, time.monotonic() + _DOWN_S)
+        transport, link.transport = link.transport, None
+        if transport is not None:
+            await transport.close()
+
     async def _revive(self, link: _Link, seen_generation: int) -> None:
-        """Reconnect a dead link once, however many callers noticed it."""
+        """Reconnect the dead home link once, however many callers noticed it."""
         async with link.lock:
             if link.generation != seen_generation and link.transport is not None and not link.transport.closed:
                 return  # someone else already reconnected it
             if link.transport is not None:
                 await link.transport.close()
                 link.transport = None
-            if link is self._home:
-                fresh = await self._establish(None)  # any node of the pool will do
-                if fresh.address != link.address:
-                    self._links.pop(link.address, None)
-                    link.address = fresh.address
-                    self._links[link.address] = link
-            else:
-                self.routing.forget_node(link.address)
-                fresh = await self._establish(link.address)
+            fresh = await self._establish()  # any node of the pool will do
+            if fresh.address != link.address:
+                self._links.pop(link.address, None)
+                link.address = fresh.address
+                self._links[link.address] = link
             link.transport = fresh.transport
             link.generation += 1
             self.reconnects += 1
@@ -284,27 +359,34 @@ class ClientCore:
         retries = self.options.request_retries
         attempt = failovers = 0
         failover_deadline: float | None = None
+        lane: tuple[str, str, int] | None = None
+        if partition is not None and partition[2] is not None:
+            lane = (str(partition[0]), str(partition[1]), partition[2])
+            if self.options.discover:
+                await self._await_routes(lane[0], lane[1])
         while True:
             target = self.routing.leader_for(*partition) if partition is not None else None
             link = await self._link_for(target)
-            transport, generation = link.transport, link.generation
-            if transport is None:
-                raise NotConnected(f"no connection to {link.address}")
+            generation = link.generation
             try:
-                if self.options.request_timeout is None:
-                    return await transport.request_raw(data)
-                return await asyncio.wait_for(transport.request_raw(data), self.options.request_timeout)
+                return await self._exchange(link, data, lane)
             except ConnectionClosed:
                 attempt += 1
                 if attempt > retries or self._closed:
                     raise
+                if link is not self._home:  # a partition leader died: go home, which forwards
+                    await self._drop_leader(link)
+                    if code not in _REPEATABLE:
+                        raise
+                    continue
                 if code not in _REPEATABLE:
                     await self._revive(link, generation)
                     raise
                 await self._revive(link, generation)
             except TimeoutError as exc:
                 # The answer may still come: the stream position is unknown, so drop the link.
-                await transport.close()
+                if link.transport is not None and link.generation == generation:
+                    await link.transport.close()
                 raise ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc
             except IggyError as exc:
                 # Not-leader and retriable answers were not applied: wait out the failover.
@@ -323,6 +405,33 @@ class ClientCore:
                     await self.refresh_cluster()
                 except ConnectionClosed:
                     pass  # the next attempt reconnects
+
+    async def _exchange(self, link: _Link, data: bytes, lane: tuple[str, str, int] | None) -> bytes:
+        """One request on one link, in its partition's lane (see ``sdk.lanes``)."""
+        if lane is not None:
+            await self._lanes.enter(lane, link)
+        try:
+            transport = link.transport
+            if transport is None:  # dropped while this request waited in its lane
+                raise ConnectionClosed(f"the link to {link.address} was dropped")
+            if self.options.request_timeout is None:
+                return await transport.request_raw(data)
+            return await asyncio.wait_for(transport.request_raw(data), self.options.request_timeout)
+        finally:
+            if lane is not None:
+                self._lanes.leave(lane)
+
+    async def _await_routes(self, stream: str, topic: str) -> None:
+        """Learn a topic's leaders before its first partition request. Requests that arrive
+        meanwhile wait for the same answer, so none of them overtakes the first."""
+        key = (stream, topic)
+        pending = self._learning.get(key)
+        if pending is None:
+            if not self.routing.should_ask(stream, topic):
+                return
+            pending = self._learning[key] = asyncio.ensure_future(self._learn_topic(stream, topic))
+            pending.add_done_callback(lambda _: self._learning.pop(key, None))
+        await asyncio.shield(pending)
 
     async def _call(self, request: Any, *, partition: tuple[object, object, int | None] | None = None) -> bytes:
         body = await self._invoke(request.CODE, request.encode(), partition=partition)

@@ -1,8 +1,8 @@
 """Client settings as data: node addresses, transport, TLS, backoff, and the connection string.
 
 A connection string is ``whippet://user:pass@h1:8090,h2:8090?tls=true`` (``iggy://``
-is accepted too, and ``iggy+tcp://`` / ``iggy+quic://`` / ``whippet+quic://`` pick the
-transport). ``pat=TOKEN@...`` logs in with a personal access token instead. Query
+is accepted too, and ``iggy+tcp://`` / ``iggy+quic://`` / ``iggy+ws://`` and their
+``whippet+`` spellings pick the transport; with ``tls=true`` WebSocket is ``wss://``). ``pat=TOKEN@...`` logs in with a personal access token instead. Query
 parameters: ``tls``, ``tls_domain``, ``tls_ca_file``, ``tls_validate_certificate``,
 ``reconnection_retries``, ``reconnection_interval`` (ms), ``heartbeat_interval`` are
 read; anything else is rejected so a typo is not silently ignored.
@@ -27,15 +27,17 @@ __all__ = [
     "parse_connection_string",
 ]
 
-Transport = Literal["tcp", "quic"]
-DEFAULT_PORTS: dict[str, int] = {"tcp": 8090, "quic": 8080}
+Transport = Literal["tcp", "quic", "ws"]
+DEFAULT_PORTS: dict[str, int] = {"tcp": 8090, "quic": 8080, "ws": 8092}
 _SCHEMES: dict[str, Transport] = {
     "whippet": "tcp",
     "whippet+tcp": "tcp",
     "whippet+quic": "quic",
+    "whippet+ws": "ws",
     "iggy": "tcp",
     "iggy+tcp": "tcp",
     "iggy+quic": "quic",
+    "iggy+ws": "ws",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -73,7 +75,7 @@ def parse_address(text: str, default_port: int = DEFAULT_PORTS["tcp"]) -> NodeAd
 
 @dataclass(frozen=True, slots=True)
 class TlsOptions:
-    """TLS for TCP (QUIC is always TLS). ``domain`` defaults to the host connected to."""
+    """TLS for TCP and WebSocket (QUIC is always TLS). ``domain`` defaults to the host connected to."""
 
     enabled: bool = False
     domain: str = ""
@@ -125,8 +127,10 @@ class ClientOptions:
     request_retries: int = 3
     # Not-leader and other retriable answers (a failover in progress) are retried with backoff this long.
     failover_timeout: float = 15.0
-    # Discover the cluster with GET_CLUSTER_METADATA after connecting.
+    # Discover the cluster with GET_CLUSTER_METADATA (and partition leaders) after connecting.
     discover: bool = True
+    # Seconds between routing refreshes (cluster metadata + partition leaders); 0 = only on events.
+    routing_refresh_interval: float = 5.0
 
     def with_credentials(self, username: str, password: str) -> ClientOptions:
         return replace(self, credentials=Credentials(username, password))

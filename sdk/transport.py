@@ -1,8 +1,9 @@
 """The seam between the client and a byte transport, and the one place that opens one.
 
 Anything that carries binary request frames and answers in order can be a
-transport: :class:`whippet.sdk.connection.Connection` (TCP, TCP+TLS) and the QUIC
-transport in ``whippet.sdk.quic``. The client only uses the four members of
+transport: :class:`whippet.sdk.connection.Connection` (TCP, TCP+TLS),
+:class:`whippet.sdk.ws.WsConnection` (WebSocket, WSS) and the QUIC transport in
+``whippet.sdk.quic``. The client only uses the four members of
 :class:`BinaryTransport`.
 
 QUIC: ``whippet.sdk.quic.QuicConnection`` (one stream per request, so requests
@@ -18,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from whippet.sdk.connection import Connection
 from whippet.sdk.options import NodeAddress, TlsOptions, Transport
+from whippet.sdk.ws import WsConnection
 from whippet.wire.errors import ConnectionClosed, FeatureUnavailable
 from whippet.wire.framing import encode_request
 
@@ -51,9 +53,10 @@ async def open_transport(
     address: NodeAddress, transport: Transport, tls: TlsOptions, timeout: float
 ) -> BinaryTransport:
     """Connect to one node; raises OSError/TimeoutError (retried by the client) or IggyError."""
-    if transport == "tcp":
+    if transport in ("tcp", "ws"):
         context = tls_context(tls) if tls.enabled else None
-        return await Connection.open(
+        stream_open = Connection.open if transport == "tcp" else WsConnection.open
+        return await stream_open(
             address.host, address.port, ssl=context, server_hostname=tls.domain or address.host, timeout=timeout
         )
     if transport == "quic":

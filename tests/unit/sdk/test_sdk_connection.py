@@ -1,41 +1,66 @@
-"""Pipelining on one connection: answers in order, cancellation does not misalign, loss fails everyone."""
+"""Pipelining on one connection, over TCP and over WebSocket: answers in order,
+cancellation does not misalign, loss fails everyone."""
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 from whippet.sdk.connection import Connection
+from whippet.sdk.ws import WsConnection
 from whippet.wire.errors import ConnectionClosed, StreamIdNotFound
 
+KINDS = ["tcp", "ws"]
 
-async def _echo_server(close_after: int | None = None) -> tuple[asyncio.Server, int]:
-    """Answers each request with its payload (code 1009 -> that error), after a short delay."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def _answer(frame: bytes) -> bytes:
+    """Echo the payload; code 1009 -> that error."""
+    length, code = struct.unpack_from("<II", frame)
+    payload = frame[8 : 4 + length]
+    return struct.pack("<II", 1009, 0) if code == 1009 else struct.pack("<II", 0, len(payload)) + payload
+
+
+async def _echo_server(kind: str, close_after: int | None = None) -> tuple[Any, Any]:
+    """A server answering each request after a short delay, closing after ``close_after`` answers;
+    returns it and a connection to it."""
+
+    async def handle_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         served = 0
         try:
             while close_after is None or served < close_after:
-                length, code = struct.unpack("<II", await reader.readexactly(8))
-                payload = await reader.readexactly(length - 4)
+                head = await reader.readexactly(8)
+                body = await reader.readexactly(struct.unpack_from("<I", head)[0] - 4)
                 await asyncio.sleep(0.001)
-                if code == 1009:
-                    writer.write(struct.pack("<II", 1009, 0))
-                else:
-                    writer.write(struct.pack("<II", 0, len(payload)) + payload)
+                writer.write(_answer(head + body))
                 served += 1
         except asyncio.IncompleteReadError:
             pass
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+    async def handle_ws(ws: ServerConnection) -> None:
+        served = 0
+        async for message in ws:
+            await asyncio.sleep(0.001)
+            await ws.send(_answer(message))  # type: ignore[arg-type]
+            served += 1
+            if close_after is not None and served >= close_after:
+                break
+
+    if kind == "tcp":
+        server = await asyncio.start_server(handle_tcp, "127.0.0.1", 0)
+        conn: Any = await Connection.open("127.0.0.1", server.sockets[0].getsockname()[1])
+    else:
+        server = await serve(handle_ws, "127.0.0.1", 0, compression=None)
+        conn = await WsConnection.open("127.0.0.1", server.sockets[0].getsockname()[1])
+    return server, conn
 
 
-async def test_many_requests_in_flight_are_answered_in_order() -> None:
-    server, port = await _echo_server()
-    conn = await Connection.open("127.0.0.1", port)
+@pytest.mark.parametrize("kind", KINDS)
+async def test_many_requests_in_flight_are_answered_in_order(kind: str) -> None:
+    server, conn = await _echo_server(kind)
     try:
         bodies = await asyncio.gather(*(conn.request(1, str(i).encode()) for i in range(50)))
         assert bodies == [str(i).encode() for i in range(50)]
@@ -51,9 +76,9 @@ async def test_many_requests_in_flight_are_answered_in_order() -> None:
         server.close()
 
 
-async def test_a_lost_connection_fails_pending_and_later_requests() -> None:
-    server, port = await _echo_server(close_after=1)
-    conn = await Connection.open("127.0.0.1", port)
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_lost_connection_fails_pending_and_later_requests(kind: str) -> None:
+    server, conn = await _echo_server(kind, close_after=1)
     try:
         results = await asyncio.gather(*(conn.request(1, b"x") for _ in range(3)), return_exceptions=True)
         assert results[0] == b"x"

@@ -15,7 +15,10 @@ def test_connection_string_with_several_nodes() -> None:
     assert opts.transport == "tcp"
 
 
-@pytest.mark.parametrize(("scheme", "transport", "port"), [("iggy", "tcp", 8090), ("iggy+quic", "quic", 8080)])
+@pytest.mark.parametrize(
+    ("scheme", "transport", "port"),
+    [("iggy", "tcp", 8090), ("iggy+quic", "quic", 8080), ("iggy+ws", "ws", 8092), ("whippet+ws", "ws", 8092)],
+)
 def test_iggy_schemes_pick_the_transport_and_default_port(scheme: str, transport: str, port: int) -> None:
     opts = parse_connection_string(f"{scheme}://a:b@host")
     assert opts.transport == transport
