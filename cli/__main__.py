@@ -67,17 +67,20 @@ def make_client(a: argparse.Namespace) -> Client:
             creds = Credentials(a.username or "", a.password or "", a.token or "")
             client.options = dataclasses.replace(client.options, credentials=creds)
         return client
+    transport = "ws" if a.transport == "websocket" else a.transport
     if a.nodes:
         nodes = [n for n in a.nodes.split(",") if n.strip()]
-    elif a.transport == "quic":
+    elif transport == "quic":
         nodes = [a.quic_server_address or "127.0.0.1:8080"]
+    elif transport == "ws":
+        nodes = [a.websocket_server_address or "127.0.0.1:8092"]
     else:
         nodes = [a.tcp_server_address or "127.0.0.1:8090"]
     for n in nodes:
         parse_address(n)  # a malformed address is a usage error, reported before connecting
     tls = TlsOptions(enabled=a.tls, domain=a.tls_domain, ca_file=a.tls_ca_file, validate_certificate=not a.tls_insecure)
     return Client(nodes, username=a.username or "", password=a.password or "", token=a.token or "",
-                  transport=a.transport, tls=tls, backoff=backoff, **settings)
+                  transport=transport, tls=tls, backoff=backoff, **settings)
 
 
 async def _run(a: argparse.Namespace, out: Printer) -> None:

@@ -4,7 +4,8 @@ Global options come before the command (``whippet -u iggy -p iggy stream create
 dev``); each leaf records its handler name in ``cmd`` (``"stream.create"``), which
 ``cli._commands`` maps to a coroutine. Connection flags: ``--nodes`` (seed list),
 ``--connection-string``, ``--transport``, ``--tcp-server-address``,
-``--quic-server-address``, TLS flags; all also read from ``WHIPPET_*`` env vars.
+``--quic-server-address``, ``--websocket-server-address``, TLS flags; all also
+read from ``WHIPPET_*`` env vars.
 """
 
 from __future__ import annotations
@@ -95,10 +96,12 @@ def _globals(p: argparse.ArgumentParser) -> None:
                    help="comma-separated seed nodes host:port (default 127.0.0.1:8090)")
     c.add_argument("--connection-string", default=env(ENV_PREFIX + "CONNECTION_STRING"),
                    help="whippet://user:pass@h1:8090,h2:8090 (iggy:// accepted)")
-    c.add_argument("--transport", choices=["tcp", "quic"], default=env(ENV_PREFIX + "TRANSPORT") or "tcp")
+    c.add_argument("--transport", choices=["tcp", "quic", "ws", "websocket"],
+                   default=env(ENV_PREFIX + "TRANSPORT") or "tcp", help="websocket = ws (Iggy CLI spelling)")
     c.add_argument("--tcp-server-address", default=None, help="one TCP node (Iggy CLI spelling)")
     c.add_argument("--quic-server-address", default=None, help="one QUIC node (Iggy CLI spelling)")
-    c.add_argument("--tls", action="store_true", help="TLS over TCP")
+    c.add_argument("--websocket-server-address", default=None, help="one WebSocket node (Iggy CLI spelling)")
+    c.add_argument("--tls", action="store_true", help="TLS over TCP or WebSocket (wss)")
     c.add_argument("--tls-domain", default="", help="name to verify the certificate against")
     c.add_argument("--tls-ca-file", default="", help="CA bundle for the node certificates")
     c.add_argument("--tls-insecure", action="store_true", help="do not verify the node certificate")

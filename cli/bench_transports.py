@@ -14,54 +14,38 @@ import asyncio
 import base64
 import json
 import os
-import struct
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import websockets
-
-from whippet.procs import NodeProcess
 from whippet.sdk.connection import Connection
 from whippet.sdk.quic import QuicConnection
+from whippet.sdk.ws import WsConnection
 from whippet.wire import codes
 from whippet.wire.batch import build_send_messages
 from whippet.wire.framing import encode_request
-from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind, PollingStrategy
+from whippet.wire.primitives import (
+    Consumer,
+    ConsumerKind,
+    Identifier,
+    Partitioning,
+    PollingKind,
+    PollingStrategy,
+)
 from whippet.wire.requests import CreateStream, CreateTopic, LoginUser, PollMessages
 
+from whippet.procs import NodeProcess
+
 __all__ = ["main"]
-
-_HEAD = struct.Struct("<II")
-
-
-class _WsLink:
-    """The binary protocol over WebSocket: one request frame per message, one reply per message."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    async def request_raw(self, frame: bytes) -> bytes:
-        await self._ws.send(frame)
-        reply = await self._ws.recv()
-        status, length = _HEAD.unpack_from(reply)
-        if status:
-            raise RuntimeError(f"status {status}")
-        return reply[8 : 8 + length]
-
-    async def close(self) -> None:
-        await self._ws.close()
-
 
 async def _binary_link(kind: str, node: NodeProcess) -> Any:
     if kind == "tcp":
         return await Connection.open("127.0.0.1", node.tcp_port)
     if kind == "quic":
         return await QuicConnection.open("127.0.0.1", node.quic_port)
-    ws = await websockets.connect(f"ws://127.0.0.1:{node.ws_port}", max_size=None, compression=None)
-    return _WsLink(ws)
+    return await WsConnection.open("127.0.0.1", node.ws_port)
 
 
 def _poll_frame(stream: str, offset: int, count: int) -> bytes:

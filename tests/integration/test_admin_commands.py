@@ -4,7 +4,7 @@ users, permissions, tokens, purge, delete, partitions, segments, stats, clients,
 from __future__ import annotations
 
 import pytest
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
+from whippet.metadata.permissions import GlobalPermissions, Permissions
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, PollingKind
@@ -237,25 +237,3 @@ async def test_consumer_groups_and_group_offsets(node) -> None:
     await c.call(rq.DeleteConsumerGroup(stream_id=S, topic_id=T, group_id=g))
     assert await c.call(rq.GetConsumerGroup(stream_id=S, topic_id=T, group_id=g)) == b""
     await c.close()
-
-
-async def test_permission_matrix_read_one_stream(node) -> None:
-    root = await TestClient.connect(node.address)
-    for name in ("open", "closed"):
-        await root.create_stream(name)
-        await root.create_topic(name, "t")
-        await root.send(name, "t", 0, [b"m"])
-    perms = Permissions(streams={0: StreamPermissions(read_stream=True, poll_messages=True)})
-    await root.call(rq.CreateUser(username="reader", password="reader-pw", status=1, permissions=perms))
-    r = await TestClient.connect(node.address, ("reader", "reader-pw"))
-    assert StreamDetails.decode(await r.call(rq.GetStream(stream_id=Identifier("open")))).stream.name == "open"
-    _, msgs = await r.poll("open", "t", 0)
-    assert [m.payload for m in msgs] == [b"m"]
-    await expect(41, r.call(rq.GetStream(stream_id=Identifier("closed"))))
-    await expect(41, r.poll("closed", "t", 0))
-    await expect(41, r.send("open", "t", 0, [b"no"]))
-    await expect(41, r.call(rq.GetStreams()))
-    await expect(41, r.call(rq.DeleteStream(stream_id=Identifier("open"))))
-    await expect(41, r.create_stream("new"))
-    await r.close()
-    await root.close()
