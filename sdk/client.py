@@ -51,7 +51,8 @@ class Client(DataApi):
         """``nodes`` are seeds: any one that answers is enough, the rest are found via cluster metadata.
 
         ``settings`` are further :class:`ClientOptions` fields (``connect_timeout``,
-        ``request_timeout``, ``heartbeat_interval``, ``request_retries``, ``discover``).
+        ``request_timeout``, ``heartbeat_interval``, ``request_retries``, ``discover``,
+        ``routing_refresh_interval``). ``transport`` is ``"tcp"``, ``"quic"`` or ``"ws"``.
         """
         if options is None:
             seeds = [nodes] if isinstance(nodes, str) else list(nodes)
