@@ -26,14 +26,7 @@ from whippet.sdk.ws import WsConnection
 from whippet.wire import codes
 from whippet.wire.batch import build_send_messages
 from whippet.wire.framing import encode_request
-from whippet.wire.primitives import (
-    Consumer,
-    ConsumerKind,
-    Identifier,
-    Partitioning,
-    PollingKind,
-    PollingStrategy,
-)
+from whippet.wire.primitives import Consumer, Identifier, Partitioning, PollingStrategy
 from whippet.wire.requests import CreateStream, CreateTopic, LoginUser, PollMessages
 
 from whippet.procs import NodeProcess
@@ -50,8 +43,8 @@ async def _binary_link(kind: str, node: NodeProcess) -> Any:
 
 def _poll_frame(stream: str, offset: int, count: int) -> bytes:
     req = PollMessages(
-        consumer=Consumer(ConsumerKind.CONSUMER, Identifier(1)), stream_id=Identifier(stream),
-        topic_id=Identifier("t"), partition_id=0, strategy=PollingStrategy(PollingKind.OFFSET, offset),
+        consumer=Consumer.consumer(1), stream_id=Identifier(stream),
+        topic_id=Identifier("t"), partition_id=0, strategy=PollingStrategy.offset(offset),
         count=count, auto_commit=False,
     )
     return encode_request(codes.POLL_MESSAGES, req.encode())

@@ -10,6 +10,10 @@ drops its own answer: the reader still consumes it, so the stream stays aligned.
 
 When the socket dies every waiting call fails with :class:`ConnectionClosed`
 and later calls fail at once; reconnecting is the client's job (``sdk.client``).
+
+That bookkeeping (the queue of futures, answering in order, failing everyone)
+is :class:`Pipelined`, shared with the WebSocket transport (``sdk.ws``); a
+subclass only writes frames and feeds the answers it reads to ``_deliver``.
 """
 
 from __future__ import annotations
@@ -22,22 +26,75 @@ import struct
 from whippet.wire.errors import ConnectionClosed, IggyError
 from whippet.wire.framing import encode_request
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Pipelined"]
 
 _RESPONSE_HEAD = struct.Struct("<II")
 # Above this many unsent bytes a writer waits for the socket to drain (back-pressure).
 _HIGH_WATER = 4 << 20
 
 
-class Connection:
-    """A pipelined binary connection; see the module docstring."""
+class Pipelined:
+    """In-order request/answer bookkeeping; subclasses implement ``_send`` and call ``_deliver``."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, address: str) -> None:
+        self.address = address
         self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
         self._error: ConnectionClosed | None = None
-        self.address = address
+
+    @property
+    def closed(self) -> bool:
+        return self._error is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests written and not answered yet."""
+        return len(self._pending)
+
+    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
+        """Send one command; return the OK payload or raise the server's IggyError."""
+        return await self.request_raw(encode_request(code, bytes(payload)))
+
+    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes:
+        """Send a pre-encoded request frame (the producer's and the bench's fast path)."""
+        if self._error is not None:
+            raise ConnectionClosed(self._error.reason)
+        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        await self._send(frame, future)
+        status, body = await future
+        if status != 0:
+            raise IggyError.from_code(status)
+        return body
+
+    async def _send(self, frame: bytes | bytearray | memoryview, future: asyncio.Future[tuple[int, bytes]]) -> None:
+        """Queue ``future`` and write ``frame``, in the same order as every other request."""
+        raise NotImplementedError
+
+    def _deliver(self, status: int, body: bytes) -> bool:
+        """Hand the next answer to the oldest request; False (and the connection failed) if none waits."""
+        if not self._pending:
+            self._fail(f"{self.address} sent a response nobody asked for")
+            return False
+        future = self._pending.popleft()
+        if not future.done():  # a cancelled caller's answer is dropped here
+            future.set_result((status, body))
+        return True
+
+    def _fail(self, reason: str) -> None:
+        if self._error is None:
+            self._error = ConnectionClosed(reason)
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(ConnectionClosed(reason))
+
+
+class Connection(Pipelined):
+    """A pipelined binary connection over TCP; see the module docstring."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str) -> None:
+        super().__init__(address)
+        self._reader = reader
+        self._writer = writer
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -64,24 +121,8 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, f"{host}:{port}")
 
-    @property
-    def closed(self) -> bool:
-        return self._error is not None
-
-    @property
-    def in_flight(self) -> int:
-        """Requests written and not answered yet."""
-        return len(self._pending)
-
-    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
-        """Send one command; return the OK payload or raise the server's IggyError."""
-        return await self.request_raw(encode_request(code, bytes(payload)))
-
-    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes:
-        """Send a pre-encoded request frame (the producer's and the bench's fast path)."""
-        if self._error is not None:
-            raise ConnectionClosed(self._error.reason)
-        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+    async def _send(self, frame: bytes | bytearray | memoryview, future: asyncio.Future[tuple[int, bytes]]) -> None:
+        # write() is synchronous, so the order of futures is the order of frames on the wire.
         self._pending.append(future)
         try:
             self._writer.write(frame)
@@ -93,36 +134,23 @@ class Connection:
                 await self._writer.drain()
             except (ConnectionError, RuntimeError):
                 pass  # the reader task reports the loss to every pending future
-        status, body = await future
-        if status != 0:
-            raise IggyError.from_code(status)
-        return body
 
     async def _read_loop(self) -> None:
-        reader, pending = self._reader, self._pending
+        reader = self._reader
         try:
             while True:
                 head = await reader.readexactly(8)
                 status, length = _RESPONSE_HEAD.unpack(head)
                 body = await reader.readexactly(length) if length else b""
-                if not pending:
-                    self._fail(f"{self.address} sent a response nobody asked for")
+                if not self._deliver(status, body):
                     return
-                future = pending.popleft()
-                if not future.done():  # a cancelled caller's answer is dropped here
-                    future.set_result((status, body))
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             self._fail(f"connection to {self.address} closed: {exc or type(exc).__name__}")
         except asyncio.CancelledError:
             self._fail(f"connection to {self.address} closed by the client")
 
     def _fail(self, reason: str) -> None:
-        if self._error is None:
-            self._error = ConnectionClosed(reason)
-        while self._pending:
-            future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(ConnectionClosed(reason))
+        super()._fail(reason)
         self._writer.close()
 
     async def close(self) -> None:

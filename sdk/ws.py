@@ -16,42 +16,32 @@ negotiate it) and no client pings (the node sends none either; the client's
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import ssl as _ssl
 import struct
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from whippet.wire.errors import ConnectionClosed, IggyError
-from whippet.wire.framing import encode_request
+from whippet.sdk.connection import Pipelined
+from whippet.wire.errors import ConnectionClosed
 
 __all__ = ["WsConnection"]
 
 _RESPONSE_HEAD = struct.Struct("<II")
 
 
-class WsConnection:
+class WsConnection(Pipelined):
     """A pipelined binary connection over one WebSocket; see the module docstring."""
 
     def __init__(self, ws: ClientConnection, address: str) -> None:
+        super().__init__(address)
         self._ws = ws
-        self.address = address
-        self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
         self._write_lock = asyncio.Lock()
-        self._error: ConnectionClosed | None = None
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
-    async def open(
-        cls,
-        host: str,
-        port: int,
-        *,
-        ssl: _ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-        timeout: float = 10.0,
-    ) -> WsConnection:
+    async def open(cls, host: str, port: int, *, ssl: _ssl.SSLContext | None = None,
+                   server_hostname: str | None = None, timeout: float = 10.0) -> WsConnection:
         """Connect and finish the WebSocket handshake.
 
         A refused or timed-out connection raises OSError/TimeoutError (retried by the
@@ -76,34 +66,14 @@ class WsConnection:
             raise ConnectionClosed(f"WebSocket handshake with {netloc} failed: {exc}") from exc
         return cls(ws, netloc)
 
-    @property
-    def closed(self) -> bool:
-        return self._error is not None
-
-    @property
-    def in_flight(self) -> int:
-        """Requests written and not answered yet."""
-        return len(self._pending)
-
-    async def request(self, code: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
-        """Send one command; return the OK payload or raise the server's IggyError."""
-        return await self.request_raw(encode_request(code, bytes(payload)))
-
-    async def request_raw(self, frame: bytes | bytearray | memoryview) -> bytes:
-        """Send a pre-encoded request frame as one binary message."""
-        if self._error is not None:
-            raise ConnectionClosed(self._error.reason)
-        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+    async def _send(self, frame: bytes | bytearray | memoryview, future: asyncio.Future[tuple[int, bytes]]) -> None:
+        # send() may wait for the socket to drain: the lock keeps futures and messages in one order.
         async with self._write_lock:
             self._pending.append(future)
             try:
                 await self._ws.send(frame)
             except (websockets.exceptions.ConnectionClosed, ConnectionError) as exc:
                 self._fail(f"write to {self.address} failed: {exc}")
-        status, body = await future
-        if status != 0:
-            raise IggyError.from_code(status)
-        return body
 
     async def _read_loop(self) -> None:
         try:
@@ -117,25 +87,13 @@ class WsConnection:
                 if length != len(message) - _RESPONSE_HEAD.size:
                     self._fail(f"{self.address} sent length {length} in a {len(message)}-byte message")
                     return
-                if not self._pending:
-                    self._fail(f"{self.address} sent a response nobody asked for")
+                if not self._deliver(status, message[_RESPONSE_HEAD.size :]):
                     return
-                future = self._pending.popleft()
-                if not future.done():  # a cancelled caller's answer is dropped here
-                    future.set_result((status, message[_RESPONSE_HEAD.size :]))
             self._fail(f"connection to {self.address} closed by the node")
         except (websockets.exceptions.ConnectionClosed, ConnectionError, OSError) as exc:
             self._fail(f"connection to {self.address} closed: {exc or type(exc).__name__}")
         except asyncio.CancelledError:
             self._fail(f"connection to {self.address} closed by the client")
-
-    def _fail(self, reason: str) -> None:
-        if self._error is None:
-            self._error = ConnectionClosed(reason)
-        while self._pending:
-            future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(ConnectionClosed(reason))
 
     async def close(self) -> None:
         self._reader_task.cancel()

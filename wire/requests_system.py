@@ -13,7 +13,6 @@ from whippet.metadata.permissions import Permissions
 from whippet.wire import codes
 from whippet.wire._codec import Identifier, Reader, Writer
 from whippet.wire._fields import (
-    Codec,
     IDENT,
     NAME8,
     OPT_NAME8,
@@ -25,6 +24,7 @@ from whippet.wire._fields import (
     U8_LIST,
     U32,
     U64,
+    Codec,
     WireStruct,
 )
 from whippet.wire.errors import InvalidFormat
@@ -219,13 +219,10 @@ def _read_opt_ident(r: Reader) -> Identifier | None:
 
 
 def _write_opt_ident(w: Writer, value: Identifier | None) -> None:
-    if value is None:
-        w.u8(0)
-    else:
-        w.u8(1).identifier(value)
+    w.u8(0) if value is None else w.u8(1).identifier(value)
 
 
-_OPT_IDENT: Codec = (_read_opt_ident, _write_opt_ident)
+_OPT_IDENT: Codec = (_read_opt_ident, _write_opt_ident)  # flag byte (1 = present), then the id
 
 
 @dataclass(frozen=True, slots=True)
