@@ -10,11 +10,9 @@ the recovery rules.
 from whippet.storage.flusher import Flusher, IntervalSyncer
 from whippet.storage.log import PartitionLog
 from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo
-from whippet.storage.offsets import ConsumerOffsets
 
 __all__ = [
     "AppendResult",
-    "ConsumerOffsets",
     "Flusher",
     "IntervalSyncer",
     "LogConfig",

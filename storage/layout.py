@@ -5,8 +5,10 @@ The names follow Iggy 0.8 so a data directory reads the same in both servers:
     <root>/streams/<sid>/topics/<tid>/partitions/<pid>/
         {start_offset:020}.log      message records (see ``storage.record``)
         {start_offset:020}.index    16-byte entries (see ``storage.index``)
-        offsets/consumers/<consumer_id>   u64 LE stored offset
-        offsets/groups/<group_id>         u64 LE stored offset
+        epochs                      leader epochs of this replica (``replication.epochs``)
+
+Stored consumer offsets are not files here (as in Iggy) but replicated metadata,
+so they survive a partition leader failover (docs/ARCHITECTURE.md).
 
 Zero-padded start offsets make name order equal offset order, which is what
 recovery relies on when it lists a partition directory.
@@ -18,17 +20,12 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "CONSUMER_KIND",
-    "GROUP_KIND",
     "INDEX_SUFFIX",
     "LOG_SUFFIX",
     "fsync_dir",
     "index_path",
-    "kind_dir",
     "list_segment_starts",
     "log_path",
-    "offset_path",
-    "offsets_dir",
     "partition_dir",
     "segment_name",
     "stream_dir",
@@ -39,9 +36,6 @@ LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 
 #: Consumer kinds as the wire protocol numbers them (§4.7).
-CONSUMER_KIND = 1
-GROUP_KIND = 2
-_KIND_DIRS = {CONSUMER_KIND: "consumers", GROUP_KIND: "groups"}
 
 
 def stream_dir(root: Path, stream_id: int) -> Path:
@@ -87,23 +81,6 @@ def list_segment_starts(directory: Path) -> list[int]:
         if len(stem) == 20 and stem.isdigit():
             starts.add(int(stem))
     return sorted(starts)
-
-
-def offsets_dir(partition_directory: Path) -> Path:
-    """``<partition dir>/offsets``: the root ``ConsumerOffsets`` is given."""
-    return Path(partition_directory) / "offsets"
-
-
-def kind_dir(offsets_root: Path, kind: int) -> Path:
-    """``offsets/consumers`` (kind 1) or ``offsets/groups`` (kind 2)."""
-    try:
-        return Path(offsets_root) / _KIND_DIRS[kind]
-    except KeyError:
-        raise ValueError(f"unknown consumer kind {kind}") from None
-
-
-def offset_path(offsets_root: Path, kind: int, consumer_id: int) -> Path:
-    return kind_dir(offsets_root, kind) / str(consumer_id)
 
 
 def fsync_dir(directory: Path) -> None:
