@@ -267,10 +267,15 @@ class Node:
                 self.partitions.remove_stream(event.stream_id)
                 for topic_id in event.topic_ids:
                     self.balanced_counters.pop((event.stream_id, topic_id), None)
-            elif name == "TopicPurged":
-                self.partitions.purge(self.partitions.of_topic(event.stream_id, event.topic_id))
-            elif name == "StreamPurged":
-                self.partitions.purge(self.partitions.of_stream(event.stream_id))
+            elif name in ("TopicPurged", "StreamPurged"):
+                handles = (
+                    self.partitions.of_topic(event.stream_id, event.topic_id)
+                    if name == "TopicPurged"
+                    else self.partitions.of_stream(event.stream_id)
+                )
+                self.partitions.purge(handles)
+                for handle in handles:
+                    self.replicas.purged(handle.key)
         except Exception:  # a failing reaction must not stop metadata delivery
             log.exception("applying metadata event %s failed", name)
 

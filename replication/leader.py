@@ -93,6 +93,13 @@ class LeaderState:
             self.caught_up_at[follower] = time.monotonic()
         self._recompute()
 
+    def purged(self) -> None:
+        """The log was emptied (purge): everything restarts at offset 0."""
+        self.log_end = 0
+        self.high_watermark = 0
+        for r in self.follower_end:
+            self.follower_end[r] = 0
+
     def truncated(self, log_end: int) -> None:
         self.log_end = log_end
         for r in self.follower_end:

@@ -146,6 +146,18 @@ class ReplicaManager:
         for key in [k for k in self._epochs if k not in placements]:
             del self._epochs[key]
 
+    def purged(self, key: Key) -> None:
+        """A replica's log was purged (every replica purges its own on the same event)."""
+        cache = self.epochs(key)
+        cache.clear()
+        state = self.leaders.get(key)
+        if state is not None:
+            state.purged()
+            cache.assign(state.epoch, 0)
+        follower = self.followers.get(key)
+        if follower is not None:
+            follower.high_watermark = 0
+
     def leader_of(self, key: Key) -> tuple[int, int]:
         """(leader node id, epoch) of a partition per the metadata (call under the lock)."""
         p = self.node.meta.machine.partition(*key)

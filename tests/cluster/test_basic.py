@@ -55,3 +55,20 @@ async def test_any_node_serves_and_replicas_converge(cluster) -> None:
         assert len(datas) == 1 and logs[0].next_offset == 15
         for lg in logs:
             lg.close()
+
+
+async def test_purge_on_a_cluster_restarts_every_replica_at_zero(cluster) -> None:
+    c = await TestClient.connect(cluster[2].address)
+    await c.create_stream("s")
+    await c.create_topic("s", "t", partitions=1)
+    await c.send("s", "t", 0, [b"old"] * 5)
+    await c.call(rq.PurgeTopic(stream_id=Identifier("s"), topic_id=Identifier("t")))
+    _, msgs = await c.poll("s", "t", 0, count=10)
+    assert msgs == []
+    await c.send("s", "t", 0, [b"new"])
+    for i in (1, 2, 3):
+        reader = await TestClient.connect(cluster[i].address)
+        head, msgs = await reader.poll("s", "t", 0, count=10)
+        assert [(m.offset, m.payload) for m in msgs] == [(0, b"new")] and head.current_offset == 0
+        await reader.close()
+    await c.close()
