@@ -93,7 +93,7 @@ class PartitionRegistry:
 
     def sync_all(self) -> None:
         for handle in self._open.values():
-            handle.log.sync()
+            handle.log.sync(index=True)
 
     def close_all(self) -> None:
         for handle in self._open.values():

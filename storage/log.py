@@ -334,11 +334,13 @@ class PartitionLog:
             old.close_read()
 
     # ------------------------------------------------------------------ durability
-    def sync(self) -> None:
+    def sync(self, index: bool = False) -> None:
         """fsync every segment written since the last sync (blocking; raises on error).
 
-        Covers the active segment, segments sealed since the last sync, and the
-        directory entries of new segments. Safe to call from a worker thread.
+        Covers the active segment's .log (and its .index when ``index``), segments
+        sealed since the last sync (both files), and the directory entries of new
+        segments. Safe to call from a worker thread. The acknowledgement path syncs
+        the .log only: recovery rebuilds index entries the .index lacks.
         """
         with self._state_lock:
             pending, self._pending = self._pending, []
@@ -353,7 +355,7 @@ class PartitionLog:
                 for seg in pending:
                     seg.fsync()
                     seg.close_write()
-                active.fsync()
+                active.fsync(index=index)
         except BaseException:
             with self._state_lock:
                 self._pending[:0] = [s for s in pending if s.log_fd >= 0]

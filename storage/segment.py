@@ -109,11 +109,17 @@ class Segment:
         self.sealed = True
         self.index = None
 
-    def fsync(self) -> None:
+    def fsync(self, index: bool = True) -> None:
+        """fsync the .log, and the .index unless ``index`` is false.
+
+        The .log alone is what makes an acknowledged record durable: recovery
+        re-indexes records the .index does not cover, so the index can be synced
+        lazily (on roll, close and full syncs) without risking a record.
+        """
         if self.log_fd >= 0:
-            os.fsync(self.log_fd)
-        if self.index_fd >= 0:
-            os.fsync(self.index_fd)
+            os.fdatasync(self.log_fd)
+        if index and self.index_fd >= 0:
+            os.fdatasync(self.index_fd)
 
     def close_write(self) -> None:
         for fd in (self.log_fd, self.index_fd):
