@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from typing import Self
 
 from whippet.wire._codec import U32_MAX, Reader, Writer
-from whippet.wire._fields import F32, NAME8, STR32, U8, U16, U32, U64, Codec, WireStruct, counted, nested
+from whippet.wire._fields import (
+    F32,
+    NAME8,
+    STR32,
+    U8,
+    U16,
+    U32,
+    U64,
+    Codec,
+    WireStruct,
+    counted,
+    nested,
+)
 
 __all__ = [
     "NO_USER_ID",
