@@ -76,19 +76,19 @@ class Node:
         meta_dir = self.data_dir / "metadata"
         meta_dir.mkdir(exist_ok=True)
         raft_address = self._raft_address()
+        members = self.config.cluster_members()
+        peers = [a for i, a in members.items() if i != self.node_id]
         self.meta = await MetadataStore.start(
             self_address=raft_address,
-            partners=[a for i, a in self.config.cluster_members().items() if i != self.node_id],
+            partners=peers,
             data_dir=meta_dir,
             password=self.config.cluster_secret or None,
         )
-        members = self.config.cluster_members()
         if members:
-            await self.replicas.join_cluster(raft_address, [a for i, a in members.items() if i != self.node_id])
-        # Read the state and subscribe under one lock hold: no event is missed or seen twice.
-        with self.meta.lock:
-            self._open_logs()
-            self.meta.subscribe(self._on_event)
+            await self.replicas.join_cluster(raft_address, peers)
+        # Every placement event reconciles the partitions this node leads or follows; the
+        # reconcile after subscribing covers whatever the state already held.
+        self.meta.subscribe(self._on_event)
         replication_port = (
             int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else 0
         )
@@ -231,19 +231,6 @@ class Node:
             return
         if printed:
             print(f"Root user created: username={username} password={password}", flush=True)
-
-    def _open_logs(self) -> None:
-        """Open every partition log metadata places on this node (call under the lock or on events)."""
-        with self.meta.lock:
-            keys = [
-                (s.id, t.id, p.id)
-                for s in self.meta.machine.streams()
-                for t in s.topics.values()
-                for p in t.partitions
-                if self.node_id in p.replicas
-            ]
-        for key in keys:
-            self.partitions.ensure(*key)
 
     # --- metadata events (on the loop, in apply order) ---
     def _on_event(self, event: Any) -> None:
