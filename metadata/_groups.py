@@ -1,12 +1,15 @@
 """Command handlers for consumer groups and their membership.
 
-Assignment rule (a deliberate simplification of Iggy 0.8): on every membership or
-partition-count change all partitions are reassigned round-robin over the members
-sorted by member id, partition ``p`` -> ``members[p % m]``. Iggy's join is
-cooperative (free partitions go to the newcomer and surplus ones wait for the old
-owner to commit before moving); here a join moves partitions at once, so two
-members may briefly both poll a partition that just changed hands. Members are
-identified by (node_id, client_id): client ids are per node.
+Assignment rule: **sticky and balanced**. On every membership or partition-count
+change each member keeps the partitions it owns up to its quota (the partition
+count spread as evenly as possible, the larger quotas going to the members that
+already own more), and only the rest moves: a leaving member's partitions go to
+the members under quota, a joining member takes the surplus of the others. So a
+partition changes hands only when it must, and never between two members that
+both stay (which is what lets commit-after-processing consumers see every message
+once when a member leaves). Iggy 0.8 goes one step further on a join (a moved
+partition waits until its old owner commits); here a join moves it at once.
+Members are identified by (node_id, client_id): client ids are per node.
 """
 
 from __future__ import annotations
@@ -26,11 +29,25 @@ from whippet.wire.errors import ConsumerGroupMemberNotFound, ConsumerGroupNameAl
 
 
 def rebalance(topic: Topic, group: ConsumerGroup) -> None:
+    """Sticky, balanced assignment (see the module docstring); deterministic."""
     members = [group.members[mid] for mid in sorted(group.members)]
+    n = len(topic.partitions)
+    if not members:
+        return
+    base, extra = divmod(n, len(members))
+    owned = {m.id: sorted(p for p in set(m.partitions) if p < n) for m in members}
+    by_load = sorted(members, key=lambda m: (-len(owned[m.id]), m.id))
+    quota = {m.id: base + (1 if rank < extra else 0) for rank, m in enumerate(by_load)}
+    free: set[int] = set(range(n))
     for m in members:
-        m.partitions = []
-    for pid in range(len(topic.partitions)) if members else ():
-        members[pid % len(members)].partitions.append(pid)
+        keep = owned[m.id][: quota[m.id]]
+        m.partitions = keep
+        free -= set(keep)
+    pool = sorted(free)
+    for m in sorted(members, key=lambda m: (len(m.partitions) - quota[m.id], m.id)):
+        take = quota[m.id] - len(m.partitions)
+        m.partitions = sorted(m.partitions + pool[:take])
+        pool = pool[take:]
 
 
 def rebalance_topic(topic: Topic, ev: list[Event]) -> None:

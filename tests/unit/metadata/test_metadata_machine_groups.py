@@ -58,7 +58,7 @@ def test_group_rejections() -> None:
         m.group(0, 0, "G")
 
 
-def test_join_is_idempotent_and_rebalances_round_robin() -> None:
+def test_join_is_idempotent_and_takes_only_the_surplus() -> None:
     m = machine_with_topic(partitions=5)
     assert m.apply(c.JoinConsumerGroup(0, 0, 0, 1, 100)) == 0
     assert m.events == [e.MembershipChanged(0, 0, 0)]
@@ -67,7 +67,8 @@ def test_join_is_idempotent_and_rebalances_round_robin() -> None:
     assert m.events == []
     assert m.apply(c.JoinConsumerGroup(0, 0, 0, 2, 100)) == 1  # client ids are per node
     assert m.apply(c.JoinConsumerGroup(0, 0, 0, 1, 7)) == 2
-    assert _assignment(m) == {(1, 100): [0, 3], (2, 100): [1, 4], (1, 7): [2]}
+    # 5 partitions over 3 members: 2-2-1, and each join moved only the others' surplus.
+    assert _assignment(m) == {(1, 100): [0, 1], (2, 100): [3, 4], (1, 7): [2]}
     assert m.member(0, 0, 0, 1, 7).id == 2  # type: ignore[union-attr]
     assert m.member(0, 0, 0, 3, 7) is None
     with pytest.raises(ConsumerGroupIdNotFound):
@@ -80,7 +81,8 @@ def test_leave_rebalances_and_member_ids_grow_from_max() -> None:
         m.apply(c.JoinConsumerGroup(0, 0, 0, 0, client))
     m.apply(c.LeaveConsumerGroup(0, 0, 0, 0, 11))
     assert m.events == [e.MembershipChanged(0, 0, 0)]
-    assert _assignment(m) == {(0, 10): [0, 2], (0, 12): [1, 3]}
+    # Sticky: the leaver's partition goes to a member under quota; the others keep theirs.
+    assert _assignment(m) == {(0, 10): [0, 1], (0, 12): [2, 3]}
     assert m.apply(c.JoinConsumerGroup(0, 0, 0, 0, 13)) == 3  # max(0, 2) + 1
     m.apply(c.LeaveConsumerGroup(0, 0, 0, 0, 13))
     m.apply(c.LeaveConsumerGroup(0, 0, 0, 0, 12))
@@ -97,11 +99,27 @@ def test_partition_count_change_rebalances_every_group() -> None:
     m.apply(c.JoinConsumerGroup(0, 0, 0, 0, 2))
     m.apply(c.CreatePartitions(0, 0, 3, 0))
     assert m.events[-1] == e.MembershipChanged(0, 0, 0)  # the empty group has no event
-    assert _assignment(m) == {(0, 1): [0, 2, 4], (0, 2): [1, 3]}
+    assert _assignment(m) == {(0, 1): [0, 2, 3], (0, 2): [1, 4]}
     m.apply(c.DeletePartitions(0, 0, 4))
     assert _assignment(m) == {(0, 1): [0], (0, 2): []}
     m.apply(c.DeletePartitions(0, 0, 1))
     assert _assignment(m) == {(0, 1): [], (0, 2): []}
+
+
+def test_a_leave_never_moves_a_partition_between_members_that_stay() -> None:
+    for partitions in range(1, 9):
+        for members in range(2, 6):
+            for leaver in range(members):
+                m = machine_with_topic(partitions=partitions)
+                for client in range(members):
+                    m.apply(c.JoinConsumerGroup(0, 0, 0, 0, client))
+                before = _assignment(m)
+                m.apply(c.LeaveConsumerGroup(0, 0, 0, 0, leaver))
+                after = _assignment(m)
+                for key, owned in after.items():
+                    assert set(before[key]) <= set(owned), (partitions, members, leaver)
+                sizes = sorted(len(p) for p in after.values())
+                assert sizes[-1] - sizes[0] <= 1 and sum(sizes) == partitions
 
 
 def test_memberships_and_drops() -> None:
