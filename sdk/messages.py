@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from whippet.wire import codes
 from whippet.wire._codec import U32_MAX, Identifier, Writer
-from whippet.wire.batch import INDEX_DTYPE, PolledMessage
+from whippet.wire.batch import INDEX_DTYPE, RECORD_DTYPE, PolledMessage
 from whippet.wire.errors import InvalidCommand, InvalidMessagesCount
 from whippet.wire.primitives import Partitioning
 from whippet.wire.responses import PolledHead
@@ -36,21 +36,6 @@ __all__ = [
     "parse_polled_messages",
 ]
 
-#: The 64-byte record header (protocol §4.1) as numpy sees it; the u128 id is two u64 lanes.
-RECORD_DTYPE = np.dtype(
-    [
-        ("checksum", "<u8"),
-        ("id_lo", "<u8"),
-        ("id_hi", "<u8"),
-        ("offset", "<u8"),
-        ("timestamp", "<u8"),
-        ("origin_timestamp", "<u8"),
-        ("user_headers_length", "<u4"),
-        ("payload_length", "<u4"),
-        ("reserved", "<u8"),
-    ]
-)
-assert RECORD_DTYPE.itemsize == 64
 _FRAME_HEAD = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _RECORD = struct.Struct("<Q16sQQQIIQ")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import xxhash
+from whippet.wire.batch import RECORD_DTYPE
 
 __all__ = [
     "HEADER_DTYPE",
@@ -40,20 +41,7 @@ __all__ = [
 ]
 
 HEADER_SIZE = 64
-HEADER_DTYPE = np.dtype(
-    [
-        ("checksum", "<u8"),
-        ("id_lo", "<u8"),
-        ("id_hi", "<u8"),
-        ("offset", "<u8"),
-        ("timestamp", "<u8"),
-        ("origin_timestamp", "<u8"),
-        ("headers_length", "<u4"),
-        ("payload_length", "<u4"),
-        ("reserved", "<u8"),
-    ]
-)
-assert HEADER_DTYPE.itemsize == HEADER_SIZE
+HEADER_DTYPE = RECORD_DTYPE  # the protocol's layout, owned by wire.batch
 
 _HEADER_RANGE = np.arange(HEADER_SIZE, dtype=np.int64)
 _CHECKSUM_RANGE = np.arange(8, dtype=np.int64)
@@ -123,7 +111,7 @@ def check_stamped(
     sizes = (
         HEADER_SIZE
         + headers["payload_length"].astype(np.int64)
-        + headers["headers_length"].astype(np.int64)
+        + headers["user_headers_length"].astype(np.int64)
     )
     if not np.array_equal(sizes, ends64 - starts):
         raise ValueError("record lengths disagree with their end positions")
@@ -169,7 +157,7 @@ def count_valid(
     ok &= (
         HEADER_SIZE
         + headers["payload_length"].astype(np.int64)
-        + headers["headers_length"].astype(np.int64)
+        + headers["user_headers_length"].astype(np.int64)
     ) == lengths
     ok &= headers["offset"] == np.arange(first_offset, first_offset + n, dtype=np.uint64)
     ok &= headers["reserved"] == 0
@@ -210,7 +198,7 @@ def walk(
             base, data = position, read_at(position, max(chunk, HEADER_SIZE))
             rel = 0
         header = np.frombuffer(data, dtype=HEADER_DTYPE, count=1, offset=rel)[0]
-        size = HEADER_SIZE + int(header["payload_length"]) + int(header["headers_length"])
+        size = HEADER_SIZE + int(header["payload_length"]) + int(header["user_headers_length"])
         end = position + size
         if (
             end > limit

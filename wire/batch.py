@@ -54,6 +54,7 @@ from whippet.wire.primitives import Partitioning
 from whippet.wire.responses import PolledHead
 
 __all__ = [
+    "RECORD_DTYPE",
     "RECORD_HEADER_SIZE",
     "INDEX_SIZE",
     "INDEX_DTYPE",
@@ -98,6 +99,23 @@ ORIGIN_TIMESTAMP_AT = 40
 USER_HEADERS_LENGTH_AT = 48
 PAYLOAD_LENGTH_AT = 52
 RESERVED_AT = 56
+
+#: The 64-byte record header (§4.1) as numpy sees it; the u128 id is two u64 lanes.
+#: The one definition of the layout: storage/ and sdk/ view records through it.
+RECORD_DTYPE = np.dtype(
+    [
+        ("checksum", "<u8"),
+        ("id_lo", "<u8"),
+        ("id_hi", "<u8"),
+        ("offset", "<u8"),
+        ("timestamp", "<u8"),
+        ("origin_timestamp", "<u8"),
+        ("user_headers_length", "<u4"),
+        ("payload_length", "<u4"),
+        ("reserved", "<u8"),
+    ]
+)
+assert RECORD_DTYPE.itemsize == RECORD_HEADER_SIZE
 
 #: One 16-byte index entry, as sent in SendMessages and stored in ``.index`` files.
 INDEX_DTYPE = np.dtype([("offset", "<u4"), ("position", "<u4"), ("timestamp", "<u8")])
