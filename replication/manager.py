@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 Key = tuple[int, int, int]
 _PING_EVERY = 0.25
 _DEAD_AFTER = 1.0
+# A peer never heard from since this node started is still starting, not dead, for this long:
+# members of a new cluster come up seconds apart, and failing partitions over to whoever
+# started first would pile every leadership onto one node.
+_STARTUP_GRACE = 10.0
 _PREFERRED_EVERY = 5.0
 
 
@@ -51,7 +55,6 @@ class ReplicaManager:
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
         self.bound_port = 0
-        # Peers get one detection period of grace after start: not yet pinged is not dead.
         self._started = time.monotonic()
         self.leader_changes = 0
         self.raft_leader_changes = 0
@@ -337,7 +340,11 @@ class ReplicaManager:
     def alive(self, node_id: int) -> bool:
         if node_id == self.node_id:
             return True
-        return time.monotonic() - self.last_seen.get(node_id, self._started) < _DEAD_AFTER
+        now = time.monotonic()
+        seen = self.last_seen.get(node_id)
+        if seen is None:
+            return now - self._started < _STARTUP_GRACE
+        return now - seen < _DEAD_AFTER
 
     async def _ping(self, node_id: int) -> None:
         try:
