@@ -21,15 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from whippet.procs import free_port
+
 __all__ = ["Server", "available", "free_port", "start", "start_cluster"]
 
 _BINARIES = {"nats": "nats-server", "redis": "redis-server"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def available(system: str) -> bool:

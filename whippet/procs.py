@@ -8,6 +8,7 @@ A :class:`Cluster` is N such processes sharing a member list and a secret.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,49 @@ from pathlib import Path
 __all__ = ["NodeProcess", "Cluster", "free_port", "free_port_pair"]
 
 
+_handed_out: set[int] = set()
+
+
+def _port_window() -> range:
+    """Ports just below the kernel's ephemeral range.
+
+    A port the kernel picks for ``bind(0)`` lies inside the ephemeral range, so
+    between our probe and the node's own bind any outgoing connection (a peer
+    dialling a member that is not up yet) may take it: a CI run lost a Raft port
+    that way. Ports below the range are never chosen by ``connect``.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):  # TCP listeners and QUIC's UDP
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free for TCP and UDP, outside the ephemeral range, and not
+    handed out before by this process (so ports given to nodes not yet bound stay theirs)."""
+    window = _port_window()
+    if len(window) < 100:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    start = random.randrange(len(window))
+    for i in range(len(window)):
+        port = window[(start + i) % len(window)]
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free loopback port")
 
 
 @dataclass
@@ -123,14 +163,9 @@ def free_port_pair() -> int:
     """A port p with p+1 free too (Raft on p, replication gRPC on p+1)."""
     for _ in range(200):
         p = free_port()
-        if p >= 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
-        return p
+        if p + 1 in _port_window() and p + 1 not in _handed_out and _bindable(p + 1):
+            _handed_out.add(p + 1)
+            return p
     raise RuntimeError("no free port pair")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,13 +18,13 @@ from whippet.metadata.journal import DurableJournal
 from whippet.metadata.raft import MetadataStore, MetadataUnavailable
 from whippet.wire.errors import StateFileCorrupted, StreamIdNotFound, StreamNameAlreadyExists
 
+from whippet.procs import free_port
+
 CHILD = Path(__file__).with_name("metadata_kill_child.py")
 
 
 def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
+    return f"127.0.0.1:{free_port()}"
 
 
 _ADDRESSES: dict[Path, str] = {}

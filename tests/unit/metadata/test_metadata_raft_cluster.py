@@ -4,7 +4,6 @@ everywhere, leader failover, and a lagging replica catching up from a snapshot."
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,18 +14,13 @@ from whippet.metadata import events as e
 from whippet.metadata.raft import MetadataStore
 from whippet.wire.errors import StreamNameAlreadyExists
 
+from whippet.procs import free_port
+
 PASSWORD = "test-cluster-secret"
 
 
 def _addresses(n: int) -> list[str]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    return [f"127.0.0.1:{free_port()}" for _ in range(n)]
 
 
 async def _start(addresses: list[str], i: int, root: Path, **kw: object) -> MetadataStore:
