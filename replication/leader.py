@@ -13,6 +13,8 @@ all the leader needs to track their progress. From that it derives:
 
 Appends and fetches wake each other: a fetch that finds nothing new waits on an
 event the next append sets (long poll), so replication latency is one round trip.
+The last appended batch is kept in memory (``tail``): a follower that is caught
+up gets it without the leader reading back what it has just written.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
-__all__ = ["LeaderState", "ACK_LEVELS"]
+__all__ = ["LeaderState", "Tail", "ACK_LEVELS"]
 
 ACK_LEVELS = ("leader", "quorum", "all")
 
@@ -34,6 +37,19 @@ class _Waiter:
     end: int  # the append is durable on a replica once its log end >= end
     ack: str
     future: asyncio.Future[None]
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The batch appended last: records ``first .. first + len(ends) - 1`` as stored."""
+
+    first: int
+    records: memoryview
+    ends: np.ndarray  # end of each record in ``records``
+
+    @property
+    def end(self) -> int:
+        return self.first + len(self.ends)
 
 
 @dataclass
@@ -51,6 +67,7 @@ class LeaderState:
     #: liveness of a node as the node's pings see it; a silent follower leaves the in-sync
     #: set at once instead of after ``lag_ms``
     alive: Callable[[int], bool] = field(default=lambda _node: True)
+    tail: Tail | None = None
     _waiters: list[_Waiter] = field(default_factory=list)
     _data: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -78,8 +95,10 @@ class LeaderState:
         ]
 
     # --- events -------------------------------------------------------------------------
-    def appended(self, log_end: int) -> None:
+    def appended(self, log_end: int, tail: Tail | None = None) -> None:
         self.log_end = log_end
+        # Only worth holding while some follower still has to fetch it.
+        self.tail = tail if tail is not None and tail.end == log_end and self.followers else None
         self._data.set()
         self._data = asyncio.Event()
         self._recompute()
@@ -91,17 +110,21 @@ class LeaderState:
         self.follower_end[follower] = max(self.follower_end[follower], min(fetch_offset, self.log_end))
         if fetch_offset >= self.log_end:
             self.caught_up_at[follower] = time.monotonic()
+        if self.tail is not None and all(v >= self.tail.end for v in self.follower_end.values()):
+            self.tail = None  # every follower has it: free the memory
         self._recompute()
 
     def purged(self) -> None:
         """The log was emptied (purge): everything restarts at offset 0."""
         self.log_end = 0
         self.high_watermark = 0
+        self.tail = None
         for r in self.follower_end:
             self.follower_end[r] = 0
 
     def truncated(self, log_end: int) -> None:
         self.log_end = log_end
+        self.tail = None
         for r in self.follower_end:
             self.follower_end[r] = min(self.follower_end[r], log_end)
         self._recompute()

@@ -1,12 +1,14 @@
-"""The gRPC server side of replication: Fetch, EpochEnd, Forward, Ping."""
+"""The gRPC server side of replication: Replicate (fetch stream), EpochEnd, Forward, Ping, Join."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import numpy as np
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_TCP, Session
 from whippet.replication._pb import replication_pb2 as pb
@@ -15,7 +17,9 @@ from whippet.replication.peers import check_secret
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
+    from whippet.replication.leader import LeaderState
     from whippet.replication.manager import ReplicaManager
+    from whippet.storage.log import PartitionLog
 
 __all__ = ["ReplicationService"]
 
@@ -41,8 +45,14 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         await self._authorize(context)
         return await self.m.add_member(request.raft_address, request.hops)
 
-    async def Fetch(self, request: pb.FetchRequest, context: Any) -> pb.FetchResponse:
+    async def Replicate(
+        self, requests: AsyncIterator[pb.FetchRequest], context: Any
+    ) -> AsyncIterator[pb.FetchResponse]:
         await self._authorize(context)
+        async for request in requests:
+            yield await self._fetch(request)
+
+    async def _fetch(self, request: pb.FetchRequest) -> pb.FetchResponse:
         p = request.partition
         key = (p.stream_id, p.topic_id, p.partition_id)
         state = self.m.leaders.get(key)
@@ -62,21 +72,29 @@ class ReplicationService(pb_grpc.ReplicationServicer):
             await state.wait_for_data(request.max_wait_ms / 1000)
             if self.m.leaders.get(key) is not state:
                 return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
-        result, ends = plog.read_with_ends(request.fetch_offset, _MAX_RECORDS)
-        if result.count and request.max_bytes and len(result.data) > request.max_bytes and result.count > 1:
-            keep = max(1, int((ends <= request.max_bytes).sum()))
-            ends = ends[:keep]
-            result = type(result)(result.first_offset, keep, result.data[: int(ends[-1])])
-        epochs = [
-            pb.EpochStart(epoch=e, start_offset=s)
-            for e, s in self.m.epochs(key).entries
-            if s < result.first_offset + result.count
-        ]
+        first, count, records, ends = self._records(state, plog, request.fetch_offset, request.max_bytes)
+        epochs = [pb.EpochStart(epoch=e, start_offset=s) for e, s in self.m.epochs(key).entries if s < first + count]
         return pb.FetchResponse(
             status=pb.FetchResponse.OK, leader_epoch=state.epoch, high_watermark=state.high_watermark,
-            log_end=plog.next_offset, first_offset=result.first_offset, count=result.count,
-            records=result.data, ends=ends.tobytes(), epochs=epochs[-8:],
+            log_end=plog.next_offset, first_offset=first, count=count,
+            records=bytes(records), ends=ends.astype("<u4").tobytes(), epochs=epochs[-8:],
         )
+
+    @staticmethod
+    def _records(
+        state: LeaderState, plog: PartitionLog, offset: int, max_bytes: int
+    ) -> tuple[int, int, bytes | memoryview, np.ndarray]:
+        """Records from ``offset`` on: the batch just appended from memory, else read from the log."""
+        tail = state.tail
+        if (tail is not None and tail.first == offset and tail.end == plog.next_offset
+                and len(tail.ends) <= _MAX_RECORDS and (not max_bytes or len(tail.records) <= max_bytes)):
+            return tail.first, len(tail.ends), tail.records, tail.ends
+        result, ends = plog.read_with_ends(offset, _MAX_RECORDS)
+        if result.count and max_bytes and len(result.data) > max_bytes and result.count > 1:
+            keep = max(1, int((ends <= max_bytes).sum()))
+            ends = ends[:keep]
+            result = type(result)(result.first_offset, keep, result.data[: int(ends[-1])])
+        return result.first_offset, result.count, result.data, ends
 
     async def EpochEnd(self, request: pb.EpochEndRequest, context: Any) -> pb.EpochEndResponse:
         await self._authorize(context)

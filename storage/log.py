@@ -211,7 +211,7 @@ class PartitionLog:
             if self._dedup is not None:
                 self._dedup.forget(headers["id_lo"], headers["id_hi"], ~generated)
             raise
-        return AppendResult(first, first + n - 1, n, len(u8))
+        return AppendResult(first, first + n - 1, n, len(u8), u8.data, ends64)
 
     def append_stamped(self, records: memoryview | bytes, ends: np.ndarray) -> AppendResult:
         """Append records that already carry offsets, timestamps, ids and checksums.

@@ -19,6 +19,7 @@ from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.routing import forward
+from whippet.replication.leader import Tail
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
@@ -76,7 +77,8 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
     result = handle.log.append(records, ends, now_us())
-    state.appended(handle.log.next_offset)
+    tail = Tail(result.first_offset, result.records, result.ends) if result.records is not None else None
+    state.appended(handle.log.next_offset, tail)
     node.metrics.messages_in.inc(result.count)
     node.metrics.bytes_in.inc(result.size)
     await node.durability.appended(handle.log)

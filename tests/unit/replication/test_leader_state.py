@@ -68,3 +68,32 @@ async def test_long_poll_wakes_on_append() -> None:
     await asyncio.sleep(0)
     s.appended(1)
     await asyncio.wait_for(waiting, 1)
+
+
+async def test_tail_is_kept_until_every_follower_has_it() -> None:
+    import numpy as np
+    from whippet.replication.leader import Tail
+
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0)
+    tail = Tail(0, memoryview(b"abcdef"), np.array([3, 6]))
+    s.appended(2, tail)
+    assert s.tail is tail
+    s.fetched(2, 2)
+    assert s.tail is tail  # follower 3 still needs it
+    s.fetched(3, 2)
+    assert s.tail is None
+
+
+async def test_tail_not_kept_without_followers_or_when_stale() -> None:
+    import numpy as np
+    from whippet.replication.leader import Tail
+
+    solo = LeaderState(epoch=1, replicas=(1,), self_id=1, log_end=0)
+    solo.appended(2, Tail(0, memoryview(b"ab"), np.array([1, 2])))
+    assert solo.tail is None
+    s = LeaderState(epoch=1, replicas=(1, 2), self_id=1, log_end=0)
+    s.appended(5, Tail(0, memoryview(b"ab"), np.array([1, 2])))  # does not end at the log end
+    assert s.tail is None
+    s.appended(7, Tail(5, memoryview(b"ab"), np.array([1, 2])))
+    s.truncated(6)
+    assert s.tail is None
