@@ -1,9 +1,13 @@
 """``whippet-bench-cluster``: replication throughput and failover time on a real 3-node cluster.
 
-``throughput``: one 3-node cluster, two topics led by the same node — replication
-factor 1 and replication factor 3 with quorum acks — and the same pre-encoded
-send workload (1 KiB messages, batches of 1000, one request in flight) against
-each, in the same run; prints MB/s and the RF3/RF1 ratio.
+``throughput``: one 3-node cluster, two topics with the same partition leaders —
+replication factor 1 and replication factor 3 with quorum acks — and the same
+pre-encoded send workload (1 KiB messages, batches of 1000, one request in flight
+per producer) against each. The two are measured in alternating, equally long
+windows (RF1, RF3, RF3, RF1, ...) so both see the same machine: the load of other
+processes and, on a VM, the cost of first-touch page cache drift over a run and a
+fixed-size burst would measure that drift instead. Each pair of windows gives one
+RF3/RF1 ratio; the median is reported.
 
 ``failover``: ``--rounds`` times, a fresh cluster, a producer sending small
 quorum-acked batches to one partition, ``kill -9`` of that partition's leader, and
@@ -50,33 +54,32 @@ async def _create(conn: Connection, stream: str, topic: str, rf: int, partitions
     )
 
 
-async def _send_loop(conn: Connection, frame: bytes, batches: int, deadline: float) -> int:
+async def _send_loop(conn: Connection, frame: bytes, deadline: float) -> int:
     sent = 0
-    while sent < batches and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         await conn.request_raw(frame)
         sent += 1
     return sent
 
 
-async def _send_rate(conns: list[Connection], stream: str, topic: str, batches: int, batch: int, size: int,
-                     max_seconds: float) -> tuple[float, float]:
-    """Producer i sends to partition i over ``conns[i]`` (one request in flight each)."""
+def _frames(n: int, stream: str, topic: str, batch: int, size: int) -> list[bytes]:
     body = os.urandom(size)
-    frames = [
+    return [
         encode_request(
             codes.SEND_MESSAGES,
             build_send_messages(Identifier(stream), Identifier(topic), Partitioning.partition_id(i),
                                 [(0, body, b"", 0)] * batch),
         )
-        for i in range(len(conns))
+        for i in range(n)
     ]
-    deadline = time.monotonic() + max_seconds
+
+
+async def _window(conns: list[Connection], frames: list[bytes], batch: int, size: int, seconds: float) -> float:
+    """Producer i sends to partition i over ``conns[i]`` for ``seconds``; returns MB/s."""
     t0 = time.perf_counter()
-    counts = await asyncio.gather(*(_send_loop(c, f, batches, deadline) for c, f in zip(conns, frames)))
+    counts = await asyncio.gather(*(_send_loop(c, f, time.monotonic() + seconds) for c, f in zip(conns, frames)))
     dt = time.perf_counter() - t0
-    sent = sum(counts)
-    mb = sent * batch * (size + 64) / 1e6
-    return mb / dt, sent * batch / dt
+    return sum(counts) * batch * (size + 64) / 1e6 / dt
 
 
 async def throughput(opts: argparse.Namespace) -> dict:
@@ -93,17 +96,23 @@ async def throughput(opts: argparse.Namespace) -> dict:
             await asyncio.sleep(1.0)  # let followers connect before timing
             # Partition i is led by its first replica, node (i mod 3) + 1: each producer talks to it.
             conns = [await _login(cluster[i % 3 + 1].address) for i in range(n)]
-            out: dict = {"partitions": n, "fsync": opts.fsync}
-            for topic in ("rf1", "rf3"):
-                mb_s, msg_s = await _send_rate(conns, "bench", topic, opts.batches, opts.batch, opts.size,
-                                               opts.max_seconds)
-                out[topic] = {"mb_per_s": mb_s, "msg_per_s": msg_s}
+            frames = {t: _frames(n, "bench", t, opts.batch, opts.size) for t in ("rf1", "rf3")}
+            await _window(conns, frames["rf3"], opts.batch, opts.size, 1.0)  # warm-up, not counted
+            rates: dict[str, list[float]] = {"rf1": [], "rf3": []}
+            for r in range(opts.rounds):
+                for topic in (("rf1", "rf3") if r % 2 == 0 else ("rf3", "rf1")):
+                    rates[topic].append(await _window(conns, frames[topic], opts.batch, opts.size, opts.seconds))
             for c in conns:
                 await c.close()
         finally:
             cluster.stop()
-    out["rf3_over_rf1"] = out["rf3"]["mb_per_s"] / out["rf1"]["mb_per_s"]
-    return out
+    ratios = [a / b for a, b in zip(rates["rf3"], rates["rf1"])]
+    return {
+        "partitions": n, "fsync": opts.fsync, "rounds": opts.rounds, "seconds_per_window": opts.seconds,
+        "rf1": {"mb_per_s": statistics.median(rates["rf1"]), "windows": rates["rf1"]},
+        "rf3": {"mb_per_s": statistics.median(rates["rf3"]), "windows": rates["rf3"]},
+        "rf3_over_rf1": statistics.median(ratios), "ratios": ratios,
+    }
 
 
 async def _failover_round(tmp: Path, max_seconds: float) -> float:
@@ -160,12 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="whippet-bench-cluster", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput", help="RF3 quorum vs RF1 send throughput on one 3-node cluster")
-    t.add_argument("--batches", type=int, default=300, help="per producer")
-    t.add_argument("--partitions", type=int, default=3, help="one producer per partition")
+    t.add_argument("--rounds", type=int, default=4, help="RF1/RF3 window pairs")
+    t.add_argument("--seconds", type=float, default=3.0, help="length of one window")
+    t.add_argument("--partitions", type=int, default=1, help="one producer per partition")
     t.add_argument("--batch", type=int, default=1000)
     t.add_argument("--size", type=int, default=1024)
     t.add_argument("--fsync", default="never", choices=["always", "interval", "never"])
-    t.add_argument("--max-seconds", type=float, default=20.0)
     f = sub.add_parser("failover", help="time from kill -9 of a leader to the next acknowledged write")
     f.add_argument("--rounds", type=int, default=5)
     f.add_argument("--max-seconds", type=float, default=30.0)

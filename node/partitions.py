@@ -8,9 +8,10 @@ the hot path looks a partition up in a dict.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whippet.storage import layout
@@ -28,6 +29,8 @@ Key = tuple[int, int, int]
 class PartitionHandle:
     key: Key
     log: PartitionLog
+    #: held from stage to commit of an append (``PartitionLog`` stages one batch at a time)
+    append_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class PartitionRegistry:

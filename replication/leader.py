@@ -13,8 +13,14 @@ all the leader needs to track their progress. From that it derives:
 
 Appends and fetches wake each other: a fetch that finds nothing new waits on an
 event the next append sets (long poll), so replication latency is one round trip.
-The last appended batch is kept in memory (``tail``): a follower that is caught
-up gets it without the leader reading back what it has just written.
+The last batch is kept in memory (``tail``): a follower that is caught up gets it
+without the leader reading back what it has just written. The leader publishes a
+batch as soon as it is stamped, before writing it (:meth:`LeaderState.publish`):
+its own write and the followers' transfer and writes then run side by side rather
+than one after the other, which is most of a quorum round on a loaded machine.
+Followers may so hold records the leader has not written yet; that is safe,
+because the high watermark never passes the leader's own written end, and a
+leader whose write fails gives up the partition (see node/handlers/messages.py).
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ class LeaderState:
     #: set at once instead of after ``lag_ms``
     alive: Callable[[int], bool] = field(default=lambda _node: True)
     tail: Tail | None = None
+    _parked: int = 0  # fetches waiting in wait_for_data
+    _served: asyncio.Future[None] | None = None
+    _to_serve: int = 0
     _waiters: list[_Waiter] = field(default_factory=list)
     _data: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -94,20 +103,65 @@ class LeaderState:
             r for r in self.followers if now - self.caught_up_at.get(r, 0) <= limit and self.alive(r)
         ]
 
+    @property
+    def available_end(self) -> int:
+        """End of what followers can fetch: the written log plus a published batch."""
+        return self.log_end if self.tail is None else max(self.log_end, self.tail.end)
+
     # --- events -------------------------------------------------------------------------
+    async def publish(self, tail: Tail, wait: float) -> None:
+        """Offer a stamped, not yet written batch to the followers.
+
+        Wakes the fetches parked for data and waits (at most ``wait`` s) until they
+        have handed the batch to gRPC; the caller's blocking write that follows then
+        overlaps the transfer. Nothing is waited for when no fetch is parked.
+        """
+        if not self.followers or tail.first != self.log_end:
+            return
+        self.tail = tail
+        if not self._parked:
+            return
+        self._to_serve = self._parked
+        self._served = asyncio.get_running_loop().create_future()
+        self._wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._served), wait)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._served = None
+
+    def served(self) -> None:
+        """A fetch answered with the published batch (see :meth:`publish`)."""
+        self._to_serve -= 1
+        if self._to_serve <= 0 and self._served is not None and not self._served.done():
+            self._served.set_result(None)
+
     def appended(self, log_end: int, tail: Tail | None = None) -> None:
         self.log_end = log_end
         # Only worth holding while some follower still has to fetch it.
         self.tail = tail if tail is not None and tail.end == log_end and self.followers else None
-        self._data.set()
-        self._data = asyncio.Event()
+        self._wake()
         self._recompute()
 
+    def unpublish(self) -> None:
+        """A published batch was not written after all."""
+        self.tail = None
+
+    def _wake(self) -> None:
+        self._data.set()
+        self._data = asyncio.Event()
+
     def fetched(self, follower: int, fetch_offset: int) -> None:
-        """A follower holds every record below ``fetch_offset``."""
+        """A follower holds every record below ``fetch_offset``.
+
+        Counted up to the available end, published batch included: a follower may
+        acknowledge a batch before the leader has written it, and the high
+        watermark moves as soon as the leader's own write completes.
+        """
         if follower not in self.follower_end:
             return
-        self.follower_end[follower] = max(self.follower_end[follower], min(fetch_offset, self.log_end))
+        self.follower_end[follower] = max(self.follower_end[follower], min(fetch_offset, self.available_end))
         if fetch_offset >= self.log_end:
             self.caught_up_at[follower] = time.monotonic()
         if self.tail is not None and all(v >= self.tail.end for v in self.follower_end.values()):
@@ -131,10 +185,13 @@ class LeaderState:
 
     async def wait_for_data(self, timeout: float) -> None:
         event = self._data
+        self._parked += 1
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except asyncio.TimeoutError:
             pass
+        finally:
+            self._parked -= 1
 
     async def acknowledged(self, end: int, ack: str, timeout: float) -> None:
         """Wait until an append ending at ``end`` is held as ``ack`` demands."""
@@ -158,7 +215,7 @@ class LeaderState:
             if not w.future.done():
                 w.future.set_exception(NotLeader("the partition leader changed; retry"))
         self._waiters.clear()
-        self._data.set()
+        self._wake()
 
     # --- derived state ----------------------------------------------------------------------
     def _holders(self, end: int) -> int:

@@ -181,6 +181,30 @@ class ReplicaManager:
             raise NotLeader("this node does not lead the partition (now)")
         return state
 
+    def step_down(self, key: Key) -> None:
+        """After a write this leader could not complete (its followers may already hold
+        the batch): stop appending and lead again under a new epoch, so every follower
+        cuts the records this node does not have before it follows again."""
+        state = self.leaders.get(key)
+        if state is None:
+            return
+        state.fenced = True
+        asyncio.get_running_loop().create_task(self._new_epoch(key, state), name=f"new-epoch-{key}")
+
+    async def _new_epoch(self, key: Key, state: LeaderState) -> None:
+        from whippet.metadata import commands as mc
+
+        while self.leaders.get(key) is state:
+            try:
+                await self.node.meta.propose(mc.ChangePartitionLeader(
+                    stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
+                    expected_epoch=state.epoch,
+                ))
+                return
+            except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
+                log.warning("partition %s: new epoch after a failed write not committed yet: %s", key, exc)
+                await asyncio.sleep(1.0)
+
     # --- moving leadership between live nodes -------------------------------------------------
     async def hand_over(self, key: Key, target: int, timeout: float = 5.0) -> bool:
         """Stop appending, let ``target`` catch up, then make it the leader.

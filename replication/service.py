@@ -63,12 +63,12 @@ class ReplicationService(pb_grpc.ReplicationServicer):
             status = pb.FetchResponse.STALE_EPOCH if request.leader_epoch > state.epoch else pb.FetchResponse.NOT_LEADER
             return pb.FetchResponse(status=status, leader_epoch=state.epoch)
         plog = handle.log
-        if request.fetch_offset > plog.next_offset:
+        if request.fetch_offset > max(plog.next_offset, state.available_end):
             return pb.FetchResponse(
                 status=pb.FetchResponse.OUT_OF_RANGE, leader_epoch=state.epoch, truncate_to=plog.next_offset
             )
         state.fetched(request.follower_id, request.fetch_offset)
-        if request.fetch_offset >= plog.next_offset and request.max_wait_ms:
+        if request.fetch_offset >= max(plog.next_offset, state.available_end) and request.max_wait_ms:
             await state.wait_for_data(request.max_wait_ms / 1000)
             if self.m.leaders.get(key) is not state:
                 return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
@@ -84,10 +84,13 @@ class ReplicationService(pb_grpc.ReplicationServicer):
     def _records(
         state: LeaderState, plog: PartitionLog, offset: int, max_bytes: int
     ) -> tuple[int, int, bytes | memoryview, np.ndarray]:
-        """Records from ``offset`` on: the batch just appended from memory, else read from the log."""
+        """Records from ``offset`` on: the last batch (written or only published) from
+        memory, else read from the log."""
         tail = state.tail
-        if (tail is not None and tail.first == offset and tail.end == plog.next_offset
+        if (tail is not None and tail.first == offset and plog.next_offset in (tail.first, tail.end)
                 and len(tail.ends) <= _MAX_RECORDS and (not max_bytes or len(tail.records) <= max_bytes)):
+            if tail.first == plog.next_offset:
+                state.served()
             return tail.first, len(tail.ends), tail.records, tail.ends
         result, ends = plog.read_with_ends(offset, _MAX_RECORDS)
         if result.count and max_bytes and len(result.data) > max_bytes and result.count > 1:

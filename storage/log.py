@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from whippet.storage import layout
 from whippet.storage.dedup import DedupWindow
-from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo
+from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo, Staged
 from whippet.storage.record import (
     HEADER_SIZE,
     check_stamped,
@@ -36,7 +36,11 @@ from whippet.storage.record import (
 )
 from whippet.storage.segment import Segment
 
-__all__ = ["AppendResult", "LogConfig", "PartitionLog", "ReadResult", "SegmentInfo"]
+__all__ = ["AppendResult", "LogConfig", "PartitionLog", "ReadResult", "SegmentInfo", "Staged", "StagedBatchDiscarded"]
+
+
+class StagedBatchDiscarded(RuntimeError):
+    """A staged batch cannot be committed: the log was truncated, purged or closed meanwhile."""
 
 _log = logging.getLogger(__name__)
 _MAX_SEGMENT_BYTES = 0xFFFF_FFFF  # index positions are u32
@@ -56,6 +60,7 @@ class PartitionLog:
         "_pending",
         "_readers",
         "_segments",
+        "_staged",
         "_starts",
         "_state_lock",
         "_synced_gen",
@@ -80,6 +85,7 @@ class PartitionLog:
         self._write_gen = 0
         self._synced_gen = 0
         self._closed = False
+        self._staged: Staged | None = None
 
     # ------------------------------------------------------------------ open
     @classmethod
@@ -171,19 +177,31 @@ class PartitionLog:
 
     # ------------------------------------------------------------------ append
     def append(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> AppendResult:
-        """Stamp and append a client batch (validated by wire/) as one write per file.
+        """Stamp and append a client batch (validated by wire/): :meth:`stage` + :meth:`commit`."""
+        staged = self.stage(records, ends, now_us)
+        return self._nothing_appended() if staged is None else self.commit(staged)
 
-        The stored timestamp is ``now_us`` clamped to the last stored timestamp, so
-        the time index stays sorted if the clock steps back.
+    def stage(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> Staged | None:
+        """The in-memory half of an append: dedup, then stamp offsets, one timestamp,
+        random ids for id 0 and checksums. Returns None if nothing is left to append.
+
+        A partition leader ships the staged bytes to its followers while it writes
+        them itself (:meth:`commit`), instead of one after the other. At most one
+        batch is staged at a time; truncate, purge and close discard it. The stored
+        timestamp is ``now_us`` clamped to the last stored one, so the time index
+        stays sorted if the clock steps back.
         """
+        if self._staged is not None:
+            raise RuntimeError("a staged batch is not committed yet")
         n = len(ends)
         if n == 0:
-            return self._nothing_appended()
+            return None
         ends64 = np.asarray(ends, dtype=np.int64)
         u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1])).copy()
         starts = record_starts(ends64)
         headers, hidx = gather_headers(u8, starts)
         generated = (headers["id_lo"] == 0) & (headers["id_hi"] == 0)
+        ids = admitted = None
         if self._dedup is not None:
             keep = self._dedup.admit(headers["id_lo"], headers["id_hi"], now_us, ~generated)
             if not bool(keep.all()):
@@ -193,9 +211,10 @@ class PartitionLog:
                 headers, generated = headers[keep], generated[keep]
                 n = len(ends64)
                 if n == 0:
-                    return self._nothing_appended()
+                    return None
                 starts = record_starts(ends64)
                 hidx = starts[:, None] + np.arange(HEADER_SIZE, dtype=np.int64)
+            ids, admitted = headers[["id_lo", "id_hi"]].copy(), ~generated
         first = self._next
         ts = max(int(now_us), self._last_ts)
         fill_random_ids(headers, generated)
@@ -205,13 +224,26 @@ class PartitionLog:
         scatter_headers(u8, hidx, headers)
         if self._config.checksum:
             scatter_checksums(u8, starts, checksums(u8.data, starts, ends64))
+        self._staged = Staged(first, u8, ends64, ts, ids, admitted)
+        return self._staged
+
+    def commit(self, staged: Staged) -> AppendResult:
+        """Write a batch from :meth:`stage`. Raises ``StagedBatchDiscarded`` if the log
+        changed in between (truncate, purge, close), since its offsets are no longer next."""
         try:
-            self._write(u8, ends64, ts)
+            if self._staged is not staged or self._closed or staged.first_offset != self._next:
+                raise StagedBatchDiscarded("the partition changed while the batch was being appended")
+            self._staged = None
+            self._write(staged.records, staged.ends, staged.timestamp)
         except BaseException:
-            if self._dedup is not None:
-                self._dedup.forget(headers["id_lo"], headers["id_hi"], ~generated)
+            if self._staged is staged:
+                self._staged = None
+            if self._dedup is not None and staged.ids is not None:
+                self._dedup.forget(staged.ids["id_lo"], staged.ids["id_hi"], staged.admitted)
             raise
-        return AppendResult(first, first + n - 1, n, len(u8), u8.data, ends64)
+        n = staged.count
+        return AppendResult(staged.first_offset, staged.first_offset + n - 1, n, len(staged.records),
+                            staged.records.data, staged.ends)
 
     def append_stamped(self, records: memoryview | bytes, ends: np.ndarray) -> AppendResult:
         """Append records that already carry offsets, timestamps, ids and checksums.
@@ -369,6 +401,7 @@ class PartitionLog:
         For a follower whose log diverged from its new leader. The dedup window is
         cleared, since it may remember ids of the dropped records.
         """
+        self._staged = None
         if offset >= self._next:
             return
         if offset <= self.first_offset:
@@ -433,6 +466,7 @@ class PartitionLog:
         if self._closed:
             return
         self._closed = True
+        self._staged = None
         with self._fd_lock:
             for seg in self._segments:
                 seg.close_write()
@@ -457,6 +491,7 @@ class PartitionLog:
         seg.delete_files()
 
     def _replace_all(self, start: int) -> None:
+        self._staged = None
         for seg in self._segments:
             self._discard(seg)
         new = Segment.create(self._dir, start)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AppendResult", "LogConfig", "ReadResult", "SegmentInfo"]
+__all__ = ["AppendResult", "LogConfig", "ReadResult", "SegmentInfo", "Staged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +80,24 @@ class SegmentInfo:
     end_ts: int
     sealed: bool
     messages_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A batch stamped in memory by ``PartitionLog.stage`` and not yet written.
+
+    ``records`` are the bytes as they will be stored and ``ends`` each record's
+    end in them; ``ids`` and ``admitted`` let a failed write take the batch's
+    ids back out of the dedup window.
+    """
+
+    first_offset: int
+    records: np.ndarray  # uint8
+    ends: np.ndarray  # int64
+    timestamp: int
+    ids: np.ndarray | None = None
+    admitted: np.ndarray | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.ends)

@@ -28,6 +28,8 @@ from whippet.wire.primitives import Partitioning, PollingKind
 from whippet.wire.responses import PolledHead
 
 _ACK_TIMEOUT = 10.0
+#: how long an append waits for parked follower fetches to take its batch before writing
+_PUBLISH_WAIT = 0.005
 
 if TYPE_CHECKING:
     from whippet.metadata.model import Topic
@@ -71,19 +73,31 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
             batch.stream_id, batch.topic_id, Partitioning.partition_id(pid), batch.records, batch.ends
         )
         return await forward(node, session, leader, codes.SEND_MESSAGES, body)
-    state = node.replicas.writable(pkey)
     handle = node.partitions.get(*pkey)
     records, ends = batch.records, batch.ends
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
-    result = handle.log.append(records, ends, now_us())
-    tail = Tail(result.first_offset, result.records, result.ends) if result.records is not None else None
-    state.appended(handle.log.next_offset, tail)
+    async with handle.append_lock:
+        state = node.replicas.writable(pkey)
+        staged = handle.log.stage(records, ends, now_us())
+        if staged is None:
+            return b""  # every message was a duplicate
+        tail = Tail(staged.first_offset, staged.records.data, staged.ends)
+        await state.publish(tail, _PUBLISH_WAIT)
+        try:
+            result = handle.log.commit(staged)
+        except BaseException:
+            state.unpublish()
+            if node.replicas.leaders.get(pkey) is state:
+                # Followers may hold the batch this node failed to write: this node's
+                # log must not get other records at those offsets in the same epoch.
+                node.replicas.step_down(pkey)
+            raise
+        state.appended(handle.log.next_offset, tail)
     node.metrics.messages_in.inc(result.count)
     node.metrics.bytes_in.inc(result.size)
     await node.durability.appended(handle.log)
-    if result.count:
-        await state.acknowledged(result.last_offset + 1, node.config.cluster_ack, _ACK_TIMEOUT)
+    await state.acknowledged(result.last_offset + 1, node.config.cluster_ack, _ACK_TIMEOUT)
     return b""
 
 
