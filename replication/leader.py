@@ -52,6 +52,8 @@ class Tail:
     first: int
     records: memoryview
     ends: np.ndarray  # end of each record in ``records``
+    #: the fetch answer carrying this batch, encoded once per (epoch, high watermark, log end)
+    encoded: dict[tuple[int, int, int], bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def end(self) -> int:

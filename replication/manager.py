@@ -62,13 +62,12 @@ class ReplicaManager:
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, host: str, port: int) -> None:
-        from whippet.replication._pb import replication_pb2_grpc as pb_grpc
         from whippet.replication.metrics import ReplicationCollector
-        from whippet.replication.service import ReplicationService
+        from whippet.replication.service import ReplicationService, add_to_server
 
         self.node.metrics.registry.register(ReplicationCollector(self))
         self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
-        pb_grpc.add_ReplicationServicer_to_server(ReplicationService(self), self._server)
+        add_to_server(ReplicationService(self), self._server)
         self.bound_port = self._server.add_insecure_port(f"{host}:{port}")
         await self._server.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch_peers()))

@@ -17,14 +17,62 @@ from whippet.replication.peers import check_secret
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
-    from whippet.replication.leader import LeaderState
+    from whippet.replication.leader import LeaderState, Tail
     from whippet.replication.manager import ReplicaManager
-    from whippet.storage.log import PartitionLog
+
+Key = tuple[int, int, int]
 
 __all__ = ["ReplicationService"]
 
 _MAX_RECORDS = 4096
 _MAX_HOPS = 2
+
+
+_RECORDS_FIELD = bytes([(7 << 3) | 2])  # FetchResponse.records: field 7, length-delimited
+
+
+def encode_with_records(head: pb.FetchResponse, records: bytes | memoryview) -> bytes:
+    """``head`` serialized with ``records`` as its ``records`` field, in one copy.
+
+    Protobuf accepts fields in any order, so the records are appended after the
+    serialized head; building the message with them would copy the batch twice more.
+    """
+    n = len(records)
+    varint = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        varint.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    return b"".join((head.SerializeToString(), _RECORDS_FIELD, varint, records))
+
+
+def _serialize(message: pb.FetchResponse | bytes) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
+    """Register the service; unlike the generated helper, Replicate may answer with
+    bytes already encoded (see :func:`encode_with_records`)."""
+    unary = {
+        "Ping": (pb.PingRequest, service.Ping),
+        "Join": (pb.JoinRequest, service.Join),
+        "EpochEnd": (pb.EpochEndRequest, service.EpochEnd),
+        "Forward": (pb.ForwardRequest, service.Forward),
+    }
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            call, request_deserializer=request.FromString, response_serializer=_serialize
+        )
+        for name, (request, call) in unary.items()
+    }
+    handlers["Replicate"] = grpc.stream_stream_rpc_method_handler(
+        service.Replicate, request_deserializer=pb.FetchRequest.FromString, response_serializer=_serialize
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
+
+
+_SERVICE = pb.DESCRIPTOR.services_by_name["Replication"].full_name
 
 
 class ReplicationService(pb_grpc.ReplicationServicer):
@@ -47,12 +95,12 @@ class ReplicationService(pb_grpc.ReplicationServicer):
 
     async def Replicate(
         self, requests: AsyncIterator[pb.FetchRequest], context: Any
-    ) -> AsyncIterator[pb.FetchResponse]:
+    ) -> AsyncIterator[pb.FetchResponse | bytes]:
         await self._authorize(context)
         async for request in requests:
             yield await self._fetch(request)
 
-    async def _fetch(self, request: pb.FetchRequest) -> pb.FetchResponse:
+    async def _fetch(self, request: pb.FetchRequest) -> pb.FetchResponse | bytes:
         p = request.partition
         key = (p.stream_id, p.topic_id, p.partition_id)
         state = self.m.leaders.get(key)
@@ -72,32 +120,37 @@ class ReplicationService(pb_grpc.ReplicationServicer):
             await state.wait_for_data(request.max_wait_ms / 1000)
             if self.m.leaders.get(key) is not state:
                 return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
-        first, count, records, ends = self._records(state, plog, request.fetch_offset, request.max_bytes)
-        epochs = [pb.EpochStart(epoch=e, start_offset=s) for e, s in self.m.epochs(key).entries if s < first + count]
-        return pb.FetchResponse(
-            status=pb.FetchResponse.OK, leader_epoch=state.epoch, high_watermark=state.high_watermark,
-            log_end=plog.next_offset, first_offset=first, count=count,
-            records=bytes(records), ends=ends.astype("<u4").tobytes(), epochs=epochs[-8:],
-        )
-
-    @staticmethod
-    def _records(
-        state: LeaderState, plog: PartitionLog, offset: int, max_bytes: int
-    ) -> tuple[int, int, bytes | memoryview, np.ndarray]:
-        """Records from ``offset`` on: the last batch (written or only published) from
-        memory, else read from the log."""
         tail = state.tail
-        if (tail is not None and tail.first == offset and plog.next_offset in (tail.first, tail.end)
-                and len(tail.ends) <= _MAX_RECORDS and (not max_bytes or len(tail.records) <= max_bytes)):
+        if tail is not None and tail.first == request.fetch_offset and plog.next_offset in (tail.first, tail.end):
             if tail.first == plog.next_offset:
                 state.served()
-            return tail.first, len(tail.ends), tail.records, tail.ends
-        result, ends = plog.read_with_ends(offset, _MAX_RECORDS)
-        if result.count and max_bytes and len(result.data) > max_bytes and result.count > 1:
-            keep = max(1, int((ends <= max_bytes).sum()))
+            return self._tail_answer(key, state, plog.next_offset, tail)
+        result, ends = plog.read_with_ends(request.fetch_offset, _MAX_RECORDS)
+        if result.count and request.max_bytes and len(result.data) > request.max_bytes and result.count > 1:
+            keep = max(1, int((ends <= request.max_bytes).sum()))
             ends = ends[:keep]
             result = type(result)(result.first_offset, keep, result.data[: int(ends[-1])])
-        return result.first_offset, result.count, result.data, ends
+        return self._ok(key, state, plog.next_offset, result.first_offset, result.data, ends)
+
+    def _tail_answer(self, key: Key, state: LeaderState, log_end: int, tail: Tail) -> bytes:
+        """The answer carrying the last batch (whole: it was one client request), encoded
+        once for all followers that fetch it with the same high watermark (usually all)."""
+        stamp = (state.epoch, state.high_watermark, log_end)
+        answer = tail.encoded.get(stamp)
+        if answer is None:
+            tail.encoded.clear()
+            answer = tail.encoded[stamp] = self._ok(key, state, log_end, tail.first, tail.records, tail.ends)
+        return answer
+
+    def _ok(self, key: Key, state: LeaderState, log_end: int, first: int,
+            records: bytes | memoryview, ends: np.ndarray) -> bytes:
+        count = len(ends)
+        epochs = [pb.EpochStart(epoch=e, start_offset=s) for e, s in self.m.epochs(key).entries if s < first + count]
+        head = pb.FetchResponse(
+            status=pb.FetchResponse.OK, leader_epoch=state.epoch, high_watermark=state.high_watermark,
+            log_end=log_end, first_offset=first, count=count, ends=ends.astype("<u4").tobytes(), epochs=epochs[-8:],
+        )
+        return encode_with_records(head, records)
 
     async def EpochEnd(self, request: pb.EpochEndRequest, context: Any) -> pb.EpochEndResponse:
         await self._authorize(context)

@@ -97,3 +97,4 @@ async def test_tail_not_kept_without_followers_or_when_stale() -> None:
     s.appended(7, Tail(5, memoryview(b"ab"), np.array([1, 2])))
     s.truncated(6)
     assert s.tail is None
+
