@@ -76,11 +76,10 @@ class LeaderState:
     #: set at once instead of after ``lag_ms``
     alive: Callable[[int], bool] = field(default=lambda _node: True)
     tail: Tail | None = None
-    _parked: int = 0  # fetches waiting in wait_for_data
+    #: fetches waiting for data (long poll), woken in arrival order
+    _parked: list[asyncio.Future[None]] = field(default_factory=list)
     _served: asyncio.Future[None] | None = None
-    _to_serve: int = 0
     _waiters: list[_Waiter] = field(default_factory=list)
-    _data: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         now = time.monotonic()
@@ -114,18 +113,20 @@ class LeaderState:
     async def publish(self, tail: Tail, wait: float) -> None:
         """Offer a stamped, not yet written batch to the followers.
 
-        Wakes the fetches parked for data and waits (at most ``wait`` s) until they
-        have handed the batch to gRPC; the caller's blocking write that follows then
-        overlaps the transfer. Nothing is waited for when no fetch is parked.
+        Wakes one parked fetch and waits (at most ``wait`` s) until it has handed
+        the batch to gRPC: the caller's blocking write that follows then overlaps
+        the transfer, and one follower is all a quorum of three needs. The other
+        parked fetches are woken by :meth:`appended`, after the write, since each
+        send takes the event loop for a while. Nothing is waited for when no fetch
+        is parked.
         """
         if not self.followers or tail.first != self.log_end:
             return
         self.tail = tail
         if not self._parked:
             return
-        self._to_serve = self._parked
         self._served = asyncio.get_running_loop().create_future()
-        self._wake()
+        self._wake(first_only=True)
         try:
             await asyncio.wait_for(asyncio.shield(self._served), wait)
         except asyncio.TimeoutError:
@@ -135,8 +136,7 @@ class LeaderState:
 
     def served(self) -> None:
         """A fetch answered with the published batch (see :meth:`publish`)."""
-        self._to_serve -= 1
-        if self._to_serve <= 0 and self._served is not None and not self._served.done():
+        if self._served is not None and not self._served.done():
             self._served.set_result(None)
 
     def appended(self, log_end: int, tail: Tail | None = None) -> None:
@@ -150,9 +150,12 @@ class LeaderState:
         """A published batch was not written after all."""
         self.tail = None
 
-    def _wake(self) -> None:
-        self._data.set()
-        self._data = asyncio.Event()
+    def _wake(self, first_only: bool = False) -> None:
+        woken = self._parked[:1] if first_only else self._parked
+        self._parked = self._parked[len(woken):]
+        for f in woken:
+            if not f.done():
+                f.set_result(None)
 
     def fetched(self, follower: int, fetch_offset: int) -> None:
         """A follower holds every record below ``fetch_offset``.
@@ -186,14 +189,15 @@ class LeaderState:
         self._recompute()
 
     async def wait_for_data(self, timeout: float) -> None:
-        event = self._data
-        self._parked += 1
+        woken = asyncio.get_running_loop().create_future()
+        self._parked.append(woken)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(woken, timeout)
         except asyncio.TimeoutError:
             pass
         finally:
-            self._parked -= 1
+            if woken in self._parked:
+                self._parked.remove(woken)
 
     async def acknowledged(self, end: int, ack: str, timeout: float) -> None:
         """Wait until an append ending at ``end`` is held as ``ack`` demands."""
