@@ -41,6 +41,7 @@ _DEAD_AFTER = 1.0
 # started first would pile every leadership onto one node.
 _STARTUP_GRACE = 10.0
 _PREFERRED_EVERY = 5.0
+_NEW_EPOCH_RETRY = 1.0
 
 
 class ReplicaManager:
@@ -202,7 +203,7 @@ class ReplicaManager:
                 return
             except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
                 log.warning("partition %s: new epoch after a failed write not committed yet: %s", key, exc)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(_NEW_EPOCH_RETRY)
 
     # --- moving leadership between live nodes -------------------------------------------------
     async def hand_over(self, key: Key, target: int, timeout: float = 5.0) -> bool:

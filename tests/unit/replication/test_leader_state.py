@@ -98,3 +98,46 @@ async def test_tail_not_kept_without_followers_or_when_stale() -> None:
     s.truncated(6)
     assert s.tail is None
 
+
+
+async def test_publish_hands_the_batch_to_one_parked_fetch_before_the_write() -> None:
+    import numpy as np
+    from whippet.replication.leader import Tail
+
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=4)
+    order: list[str] = []
+
+    async def fetch(name: str) -> None:
+        await s.wait_for_data(5)
+        order.append(name)
+        if s.tail is not None and s.tail.first == 4 and s.log_end == 4:
+            s.served()
+
+    fetches = [asyncio.create_task(fetch(n)) for n in ("f2", "f3")]
+    await asyncio.sleep(0)
+    tail = Tail(4, memoryview(b"xy"), np.array([1, 2]))
+    await s.publish(tail, 1.0)
+    order.append("write")
+    assert s.available_end == 6 and s.log_end == 4
+    # A follower may hold the batch before the leader wrote it: counted, not committed.
+    s.fetched(2, 6)
+    s.fetched(3, 6)
+    assert s.follower_end == {2: 6, 3: 6} and s.high_watermark == 4
+    s.appended(6, tail)
+    assert s.high_watermark == 6
+    await asyncio.gather(*fetches)
+    assert order == ["f2", "write", "f3"]
+
+
+async def test_publish_without_parked_fetches_or_followers_does_not_wait() -> None:
+    import numpy as np
+    from whippet.replication.leader import Tail
+
+    s = LeaderState(epoch=1, replicas=(1, 2), self_id=1, log_end=0)
+    await asyncio.wait_for(s.publish(Tail(0, memoryview(b"a"), np.array([1])), 5.0), 0.5)
+    assert s.available_end == 1
+    s.unpublish()
+    assert s.available_end == 0 and s.tail is None
+    solo = LeaderState(epoch=1, replicas=(1,), self_id=1, log_end=0)
+    await solo.publish(Tail(0, memoryview(b"a"), np.array([1])), 5.0)
+    assert solo.tail is None
