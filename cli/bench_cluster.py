@@ -75,7 +75,7 @@ def _frames(n: int, stream: str, topic: str, batch: int, size: int) -> list[byte
 
 
 async def _window(conns: list[Connection], frames: list[bytes], batch: int, size: int, seconds: float) -> float:
-    """Producer i sends to partition i over ``conns[i]`` for ``seconds``; returns MB/s."""
+    """Producer i sends ``frames[i]`` over ``conns[i]`` for ``seconds``; returns MB/s."""
     t0 = time.perf_counter()
     counts = await asyncio.gather(*(_send_loop(c, f, time.monotonic() + seconds) for c, f in zip(conns, frames)))
     dt = time.perf_counter() - t0
@@ -95,8 +95,10 @@ async def throughput(opts: argparse.Namespace) -> dict:
             await conn.close()
             await asyncio.sleep(1.0)  # let followers connect before timing
             # Partition i is led by its first replica, node (i mod 3) + 1: each producer talks to it.
-            conns = [await _login(cluster[i % 3 + 1].address) for i in range(n)]
-            frames = {t: _frames(n, "bench", t, opts.batch, opts.size) for t in ("rf1", "rf3")}
+            k = opts.producers
+            conns = [await _login(cluster[i % 3 + 1].address) for i in range(n) for _ in range(k)]
+            frames = {t: [f for f in _frames(n, "bench", t, opts.batch, opts.size) for _ in range(k)]
+                      for t in ("rf1", "rf3")}
             await _window(conns, frames["rf3"], opts.batch, opts.size, 1.0)  # warm-up, not counted
             rates: dict[str, list[float]] = {"rf1": [], "rf3": []}
             for r in range(opts.rounds):
@@ -108,7 +110,7 @@ async def throughput(opts: argparse.Namespace) -> dict:
             cluster.stop()
     ratios = [a / b for a, b in zip(rates["rf3"], rates["rf1"])]
     return {
-        "partitions": n, "fsync": opts.fsync, "rounds": opts.rounds, "seconds_per_window": opts.seconds,
+        "partitions": n, "producers_per_partition": opts.producers, "fsync": opts.fsync, "rounds": opts.rounds, "seconds_per_window": opts.seconds,
         "rf1": {"mb_per_s": statistics.median(rates["rf1"]), "windows": rates["rf1"]},
         "rf3": {"mb_per_s": statistics.median(rates["rf3"]), "windows": rates["rf3"]},
         "rf3_over_rf1": statistics.median(ratios), "ratios": ratios,
@@ -171,7 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     t = sub.add_parser("throughput", help="RF3 quorum vs RF1 send throughput on one 3-node cluster")
     t.add_argument("--rounds", type=int, default=4, help="RF1/RF3 window pairs")
     t.add_argument("--seconds", type=float, default=3.0, help="length of one window")
-    t.add_argument("--partitions", type=int, default=1, help="one producer per partition")
+    t.add_argument("--partitions", type=int, default=1)
+    t.add_argument("--producers", type=int, default=1,
+                   help="producers per partition, each on its own connection with one request in flight")
     t.add_argument("--batch", type=int, default=1000)
     t.add_argument("--size", type=int, default=1024)
     t.add_argument("--fsync", default="never", choices=["always", "interval", "never"])
