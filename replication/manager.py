@@ -361,6 +361,11 @@ class ReplicaManager:
             return None
         return self.node.config.replication_address(member.raft_address)
 
+    def heard_from(self, node_id: int) -> bool:
+        """Heard from ``node_id`` within the dead-after bound (no start-up grace)."""
+        seen = self.last_seen.get(node_id)
+        return seen is not None and time.monotonic() - seen < _DEAD_AFTER
+
     def alive(self, node_id: int) -> bool:
         if node_id == self.node_id:
             return True

@@ -83,3 +83,11 @@ class ReplicationCollector(Collector):
         yield GaugeMetricFamily(
             "whippet_cluster_members", "Members of the Raft group", value=len(status.get("partners") or []) + 1
         )
+        peer_up = GaugeMetricFamily(
+            "whippet_peer_up", "1 if this node heard from the peer within the last second", labels=["peer"]
+        )
+        with meta.lock:
+            peers = sorted(n.id for n in meta.machine.nodes() if n.id != m.node_id)
+        for peer in peers:
+            peer_up.add_metric([str(peer)], 1 if m.heard_from(peer) else 0)
+        yield peer_up

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +210,20 @@ class Cluster:
             n.wait_ready(timeout)
         return self
 
+    def wait_connected(self, timeout: float = 15.0) -> Cluster:
+        """Wait until every running node reports every other member up (``whippet_peer_up``).
+
+        A node counts a peer it has never heard from as still starting, not dead (a
+        start-up grace), so a crash measured right after start would measure that grace.
+        """
+        deadline = time.monotonic() + timeout
+        running = {i: n for i, n in self.nodes.items() if n in self.alive()}
+        while time.monotonic() < deadline:
+            if all({f'whippet_peer_up{{peer="{p}"}} 1.0' for p in running if p != i} <= _peers_up(n)
+                   for i, n in running.items()):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"cluster members did not all see each other within {timeout}s")
     def stop(self) -> None:
         for n in self.nodes.values():
             n.resume()
@@ -219,3 +234,13 @@ class Cluster:
 
     def alive(self) -> list[NodeProcess]:
         return [n for n in self.nodes.values() if n.proc is not None and n.proc.poll() is None]
+
+
+def _peers_up(node: NodeProcess) -> set[str]:
+    """The ``whippet_peer_up ... 1.0`` lines of a node's /metrics (empty if unreachable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return set()
+    return {line for line in text.splitlines() if line.startswith("whippet_peer_up{") and line.endswith(" 1.0")}

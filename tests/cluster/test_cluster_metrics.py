@@ -66,8 +66,15 @@ async def test_replication_series_move_and_under_replication_heals(cluster) -> N
     assert value(follower_view, "whippet_partition_is_leader", **p0) == 0
     assert sum(v for (n, _), v in follower_view.items() if n == "whippet_raft_role") == 1
     assert value(follower_view, "whippet_cluster_members") == 3
+    await asyncio.to_thread(cluster.wait_connected)
+    assert value(await scrape(cluster[1]), "whippet_peer_up", peer="3") == 1
 
     cluster[3].kill()
+
+    async def peer_down() -> bool:
+        return value(await scrape(cluster[1]), "whippet_peer_up", peer="3") == 0
+
+    await wait_for(peer_down, 5)
 
     async def under_replicated() -> bool:
         return value(await scrape(cluster[1]), "whippet_under_replicated_partitions") == 1
