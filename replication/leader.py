@@ -76,6 +76,7 @@ class LeaderState:
     #: set at once instead of after ``lag_ms``
     alive: Callable[[int], bool] = field(default=lambda _node: True)
     tail: Tail | None = None
+    resigned: bool = False
     #: fetches waiting for data (long poll), woken in arrival order
     _parked: list[asyncio.Future[None]] = field(default_factory=list)
     _served: asyncio.Future[None] | None = None
@@ -203,6 +204,8 @@ class LeaderState:
         """Wait until an append ending at ``end`` is held as ``ack`` demands."""
         if self._satisfied(end, ack):
             return
+        if self.resigned:  # leadership moved while the append was in flight
+            raise NotLeader("the partition leader changed; retry")
         waiter = _Waiter(end, ack, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
@@ -217,6 +220,7 @@ class LeaderState:
 
     def resign(self) -> None:
         """This node no longer leads: fail everyone still waiting."""
+        self.resigned = True
         for w in self._waiters:
             if not w.future.done():
                 w.future.set_exception(NotLeader("the partition leader changed; retry"))

@@ -141,3 +141,11 @@ async def test_publish_without_parked_fetches_or_followers_does_not_wait() -> No
     solo = LeaderState(epoch=1, replicas=(1,), self_id=1, log_end=0)
     await solo.publish(Tail(0, memoryview(b"a"), np.array([1])), 5.0)
     assert solo.tail is None
+
+
+async def test_an_append_finishing_after_resign_fails_at_once() -> None:
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0)
+    s.resign()
+    s.appended(3)
+    with pytest.raises(NotLeader):
+        await asyncio.wait_for(s.acknowledged(3, "quorum", 10), 1)
