@@ -20,6 +20,7 @@ from whippet.metadata.commands import (
     PurgeStream,
     PurgeTopic,
     RegisterNode,
+    SetTopicAck,
     UpdateStream,
     UpdateTopic,
 )
@@ -40,7 +41,7 @@ from whippet.metadata.events import (
     TopicPurged,
     TopicUpdated,
 )
-from whippet.metadata.model import MetadataState, Partition, Stream, Topic
+from whippet.metadata.model import ACK_LEVELS, MetadataState, Partition, Stream, Topic
 from whippet.wire.errors import (
     InvalidCommand,
     InvalidPartitionsCount,
@@ -157,6 +158,16 @@ def update_topic(st: MetadataState, cmd: UpdateTopic, ev: list[Event]) -> None:
     t.max_topic_size = cmd.max_topic_size
     t.replication_factor = max(1, cmd.replication_factor)
     ev.append(TopicUpdated(s.id, t.id))
+
+
+def set_topic_ack(st: MetadataState, cmd: SetTopicAck, ev: list[Event]) -> None:
+    """The topic's producer ack level; "" returns it to the node's ``cluster_ack``."""
+    if cmd.ack and cmd.ack not in ACK_LEVELS:
+        raise InvalidCommand(f"unknown ack level {cmd.ack!r}: must be {', '.join(ACK_LEVELS)} or empty")
+    t = _lookup.topic(st, cmd.stream_id, cmd.topic_id)
+    if t.ack != cmd.ack:
+        t.ack = cmd.ack
+        ev.append(TopicUpdated(t.stream_id, t.id))
 
 
 def delete_topic(st: MetadataState, cmd: DeleteTopic, ev: list[Event]) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "PurgeStream",
     "PurgeTopic",
     "RegisterNode",
+    "SetTopicAck",
     "StoreConsumerOffset",
     "UpdatePermissions",
     "UpdateStream",
@@ -119,6 +120,15 @@ class UpdateTopic(Command):
     message_expiry: int
     max_topic_size: int
     replication_factor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopicAck(Command):
+    """The topic's producer ack level: "leader", "quorum", "all", or "" for the node's default."""
+
+    stream_id: int
+    topic_id: int
+    ack: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +301,7 @@ _COMMANDS: dict[str, type[Command]] = {
     cls.__name__: cls
     for cls in (
         CreateStream, UpdateStream, DeleteStream, PurgeStream,
-        CreateTopic, UpdateTopic, DeleteTopic, PurgeTopic,
+        CreateTopic, UpdateTopic, DeleteTopic, PurgeTopic, SetTopicAck,
         CreatePartitions, DeletePartitions, ChangePartitionLeader,
         CreateUser, UpdateUser, UpdatePermissions, ChangePassword, DeleteUser,
         CreatePersonalAccessToken, DeletePersonalAccessToken,

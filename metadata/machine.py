@@ -48,6 +48,7 @@ _HANDLERS: dict[type[c.Command], _Handler] = {
     c.UpdateTopic: _streams.update_topic,
     c.DeleteTopic: _streams.delete_topic,
     c.PurgeTopic: _streams.purge_topic,
+    c.SetTopicAck: _streams.set_topic_ack,
     c.CreatePartitions: _streams.create_partitions,
     c.DeletePartitions: _streams.delete_partitions,
     c.ChangePartitionLeader: _streams.change_partition_leader,

@@ -7,7 +7,9 @@ State snapshot (:func:`encode_state` / :func:`decode_state`)::
 The body is canonical JSON (sorted keys, everything listed by id) of the whole
 :class:`MetadataState`, including the id slabs' free stacks, which cannot be
 rebuilt from the live ids. Name indexes are derived and rebuilt on decode. Two
-machines in the same state produce identical bytes.
+machines in the same state produce identical bytes. Keys added after version 1
+(a topic's ``ack``) are always written and default when absent, so older
+snapshots still load.
 
 Raft dump (:func:`pack_raft_dump` / :func:`unpack_raft_dump`), the file pysyncobj
 keeps and ships to lagging followers, wraps a state snapshot with the Raft
@@ -31,6 +33,7 @@ import zlib
 from typing import Any
 
 from whippet.metadata.model import (
+    ACK_LEVELS,
     ClusterNode,
     ConsumerGroup,
     IdSlab,
@@ -80,6 +83,7 @@ def _topic(t: Topic) -> dict[str, Any]:
         "message_expiry": t.message_expiry,
         "max_topic_size": t.max_topic_size,
         "replication_factor": t.replication_factor,
+        "ack": t.ack,
         "partitions": [
             [p.id, p.created_at, list(p.replicas), p.leader, p.epoch,
              [[k, c, o] for (k, c), o in sorted(p.offsets.items())]]
@@ -142,6 +146,12 @@ def _slab_from(d: dict[str, Any]) -> IdSlab:
     return IdSlab(int(d["high"]), [int(k) for k in d["free"]])
 
 
+def _ack_from(value: Any) -> str:
+    if value != "" and value not in ACK_LEVELS:
+        raise ValueError(f"unknown topic ack level {value!r}")
+    return str(value)
+
+
 def _topic_from(stream_id: int, d: dict[str, Any]) -> Topic:
     t = Topic(
         id=d["id"],
@@ -156,6 +166,7 @@ def _topic_from(stream_id: int, d: dict[str, Any]) -> Topic:
         message_expiry=d["message_expiry"],
         max_topic_size=d["max_topic_size"],
         replication_factor=d["replication_factor"],
+        ack=_ack_from(d.get("ack", "")),  # absent in snapshots written before topics had one
         group_ids=_slab_from(d["group_ids"]),
     )
     for g in d["groups"]:

@@ -90,4 +90,6 @@ ALL_COMMANDS: list[Any] = [
     c.StoreConsumerOffset(0, 0, 0, 1, 7, 3),
     c.DeleteConsumerOffset(0, 0, 0, 2, 1),
     c.RegisterNode(node(2)),
+    c.SetTopicAck(1, 2, "all"),
+    c.SetTopicAck(1, 2, ""),
 ]
