@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, ClassVar, Self
 
+from whippet.metadata.model import ACK_LEVELS
 from whippet.metadata.permissions import Permissions
 from whippet.wire._codec import Identifier, Reader, Writer
-from whippet.wire.errors import InvalidFormat
+from whippet.wire.errors import InvalidCommand, InvalidFormat
 from whippet.wire.primitives import (
     Consumer,
     PollingStrategy,
@@ -172,6 +173,32 @@ def _write_u8_list(w: Writer, value: tuple[int, ...]) -> None:
 
 
 U8_LIST: Codec = (_read_u8_list, _write_u8_list)
+
+
+#: whippet's ack byte is the index here: 0 = "" (the node's default), 1 leader, 2 quorum, 3 all
+_ACK_NAMES = ("", *ACK_LEVELS)
+
+
+def _ack(first: int) -> Codec:
+    """An ack level as one byte, ``first``..3 allowed; the value is its name ("" for 0)."""
+    allowed = _ACK_NAMES[first:]
+
+    def read(r: Reader) -> str:
+        code = r.u8()
+        if not first <= code < len(_ACK_NAMES):
+            raise InvalidCommand(f"unknown ack level {code}: must be {first}..{len(_ACK_NAMES) - 1}")
+        return _ACK_NAMES[code]
+
+    def write(w: Writer, value: str) -> None:
+        if value not in allowed:
+            raise InvalidFormat(f"ack level must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        w.u8(_ACK_NAMES.index(value))
+
+    return (read, write)
+
+
+ACK: Codec = _ack(0)  # a topic's setting: "" = the node's default
+EFFECTIVE_ACK: Codec = _ack(1)  # a level in force: never the default
 
 
 def nested(cls: type[WireStruct]) -> Codec:

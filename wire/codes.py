@@ -78,3 +78,5 @@ LEAVE_CONSUMER_GROUP: Final = 605
 # whippet's own commands, outside Iggy 0.8's table (a 0.8 server answers them with
 # InvalidCommand, 3, so a client can probe for them safely).
 GET_PARTITION_LEADERS: Final = 9001
+SET_TOPIC_ACK: Final = 9002
+GET_TOPIC_ACK: Final = 9003

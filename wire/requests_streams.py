@@ -1,4 +1,5 @@
-"""Requests of the stream, topic, partition, segment and consumer-group commands (§3.3-§3.5)."""
+"""Requests of the stream, topic, partition, segment and consumer-group commands (§3.3-§3.5),
+and whippet's own topic ack commands (9002/9003)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import ClassVar
 
 from whippet.wire import codes
 from whippet.wire._codec import Identifier
-from whippet.wire._fields import IDENT, NAME8, U8, U32, U64, WireStruct
+from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct
 
 __all__ = [
     "GetStream",
@@ -22,6 +23,8 @@ __all__ = [
     "DeleteTopic",
     "UpdateTopic",
     "PurgeTopic",
+    "SetTopicAck",
+    "GetTopicAck",
     "CreatePartitions",
     "DeletePartitions",
     "DeleteSegments",
@@ -154,6 +157,31 @@ class UpdateTopic(WireStruct):
 @dataclass(frozen=True, slots=True)
 class PurgeTopic(WireStruct):
     CODE: ClassVar[int] = codes.PURGE_TOPIC
+    LAYOUT = _TOPIC
+    stream_id: Identifier
+    topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopicAck(WireStruct):
+    """whippet's own command (not in Iggy 0.8): the ack level sends to the topic wait for.
+
+    ``ack`` is "leader", "quorum", "all", or "" for the node's ``cluster_ack``; on the
+    wire one byte, 0 = "" (default), 1 leader, 2 quorum, 3 all. Empty answer.
+    """
+
+    CODE: ClassVar[int] = codes.SET_TOPIC_ACK
+    LAYOUT = (*_TOPIC, ("ack", ACK))
+    stream_id: Identifier
+    topic_id: Identifier
+    ack: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetTopicAck(WireStruct):
+    """whippet's own command: a topic's ack setting and the level in force (``responses.TopicAck``)."""
+
+    CODE: ClassVar[int] = codes.GET_TOPIC_ACK
     LAYOUT = _TOPIC
     stream_id: Identifier
     topic_id: Identifier

@@ -42,6 +42,7 @@ from whippet.wire.responses_system import (
     PartitionLeader,
     PartitionLeaders,
     Stats,
+    TopicAck,
     TopicLeaders,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "PartitionLeader",
     "TopicLeaders",
     "PartitionLeaders",
+    "TopicAck",
     "ConsumerOffsetInfo",
     "PersonalAccessTokenInfo",
     "RawPersonalAccessToken",

@@ -12,6 +12,8 @@ from typing import Self
 
 from whippet.wire._codec import U32_MAX, Reader, Writer
 from whippet.wire._fields import (
+    ACK,
+    EFFECTIVE_ACK,
     F32,
     NAME8,
     STR32,
@@ -38,6 +40,7 @@ __all__ = [
     "PartitionLeader",
     "TopicLeaders",
     "PartitionLeaders",
+    "TopicAck",
 ]
 
 #: ``ClientInfo.user_id`` of a session that is not logged in.
@@ -280,3 +283,17 @@ class PartitionLeaders(WireStruct):
         for t in self.topics:
             for p in t.partitions:
                 yield t.stream_id, t.topic_id, p.partition_id, p.leader_node_id, p.epoch
+
+
+# --- GET_TOPIC_ACK (whippet's own command, code 9003) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAck(WireStruct):
+    """GET_TOPIC_ACK: the topic's setting ("" = the node's default; byte 0..3) and the
+    level in force for it (never "": the setting, else the answering node's
+    ``cluster_ack``; byte 1..3)."""
+
+    LAYOUT = (("ack", ACK), ("effective", EFFECTIVE_ACK))
+    ack: str
+    effective: str

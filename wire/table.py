@@ -14,8 +14,9 @@ through that log (purge stream/topic, delete segments). Message traffic and
 consumer offsets are not: they belong to the partition leader and travel by log
 shipping. Logins, logouts and all reads are local.
 
-Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``) are whippet's own; a 0.8
-server answers them with InvalidCommand, which our SDK reads as "not offered".
+Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
+9003 ``GET_TOPIC_ACK``) are whippet's own; a 0.8 server answers them with
+InvalidCommand, which our SDK reads as "not offered".
 """
 
 from __future__ import annotations
@@ -101,8 +102,11 @@ _SPECS = (
     _spec(rq.DeleteConsumerGroup, "consumer_group.delete", replicated=True),
     _spec(rq.JoinConsumerGroup, "consumer_group.join", replicated=True),
     _spec(rq.LeaveConsumerGroup, "consumer_group.leave", replicated=True),
-    # whippet's own (outside 0.8's table): partition leadership for client routing
+    # whippet's own (outside 0.8's table): partition leadership for client routing,
+    # a topic's producer ack level
     _spec(rq.GetPartitionLeaders, "cluster.partition_leaders"),
+    _spec(rq.SetTopicAck, "topic.ack.set", replicated=True),
+    _spec(rq.GetTopicAck, "topic.ack.get"),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}
