@@ -143,6 +143,17 @@ async def topic_purge(c: Client, a: argparse.Namespace, out: Printer) -> None:
     out.info(f"Topic with ID: {a.topic_id} in stream with ID: {a.stream_id} purged")
 
 
+@command("topic.ack")
+async def topic_ack(c: Client, a: argparse.Namespace, out: Printer) -> None:
+    where = f"topic with ID: {a.topic_id} in stream with ID: {a.stream_id}"
+    if a.level is not None:
+        await c.set_topic_ack(a.stream_id, a.topic_id, a.level)
+        out.info(f"Ack level of {where} set to {a.level}")
+        return
+    ack = await c.get_topic_ack(a.stream_id, a.topic_id)
+    out.fields([("Topic ack", ack.ack or "default"), ("Effective ack", ack.effective)], raw=ack)
+
+
 @command("topic.get")
 async def topic_get(c: Client, a: argparse.Namespace, out: Printer) -> None:
     d = await c.get_topic(a.stream_id, a.topic_id)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from whippet.cli import _values
+from whippet.metadata.model import ACK_LEVELS
 
 __all__ = ["ENV_PREFIX", "build_parser"]
 
@@ -157,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("stream_id")
     _list_mode(x)
     _stream_topic(t.leaf("topic.purge", "purge", ["p"], "delete every message of a topic"))
+    x = t.leaf("topic.ack", "ack", ["a"], "show or set the ack level sends to a topic wait for (whippet only)")
+    _stream_topic(x)
+    x.add_argument("level", nargs="?", choices=[*ACK_LEVELS, "default"],
+                   help="leader, quorum, all in-sync, or default (the node's cluster_ack); none: show it")
 
     pa = root.group("partition", ["p"], "partitions")
     for action, alias, help in (("create", "c", "add partitions"), ("delete", "d", "remove the highest partitions")):

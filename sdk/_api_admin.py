@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from whippet.metadata.model import ACK_LEVELS
 from whippet.metadata.permissions import Permissions
 from whippet.sdk._core import ClientCore
 from whippet.sdk.messages import as_identifier
@@ -41,6 +42,18 @@ def status_code(value: str | int) -> int:
         return _STATUS[value.lower()]
     except KeyError:
         raise InvalidFormat(f"user status must be active or inactive, got {value!r}") from None
+
+
+def ack_setting(value: str | None) -> str:
+    """A topic ack setting as the wire carries it: None and "default" mean "" (the node's)."""
+    if value is None:
+        return ""
+    value = value.lower()
+    if value == "default":
+        return ""
+    if value and value not in ACK_LEVELS:
+        raise InvalidFormat(f"ack must be one of {', '.join(ACK_LEVELS)} or default, got {value!r}")
+    return value
 
 
 def _ident(value: Id) -> Identifier:
@@ -209,6 +222,16 @@ class AdminApi(ClientCore):
 
     async def purge_topic(self, stream: Id, topic: Id) -> None:
         await self._call(rq.PurgeTopic(stream_id=_ident(stream), topic_id=_ident(topic)))
+
+    async def set_topic_ack(self, stream: Id, topic: Id, ack: str | None) -> None:
+        """The ack level sends to this topic wait for: "leader", "quorum", "all", or
+        None / "" / "default" for the node's ``cluster_ack`` (whippet's own command 9002;
+        an Iggy 0.8 server answers InvalidCommand)."""
+        await self._call(rq.SetTopicAck(stream_id=_ident(stream), topic_id=_ident(topic), ack=ack_setting(ack)))
+
+    async def get_topic_ack(self, stream: Id, topic: Id) -> rs.TopicAck:
+        """The topic's setting ("" = the node's default) and the level in force (command 9003)."""
+        return rs.TopicAck.decode(await self._call(rq.GetTopicAck(stream_id=_ident(stream), topic_id=_ident(topic))))
 
     # --- partitions and segments ---
     async def create_partitions(self, stream: Id, topic: Id, partitions_count: int) -> None:

@@ -3,4 +3,14 @@
 Importing this package registers every handler with ``node.dispatch``.
 """
 
-from whippet.node.handlers import cluster, groups, messages, offsets, streams, system, topics, users  # noqa: F401
+from whippet.node.handlers import (  # noqa: F401
+    cluster,
+    groups,
+    messages,
+    offsets,
+    streams,
+    system,
+    topic_ack,
+    topics,
+    users,
+)

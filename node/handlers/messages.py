@@ -68,6 +68,7 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
         pkey = (topic.stream_id, topic.id, pid)
         leader = _leader(node, pkey)
+        ack = topic.ack or node.config.cluster_ack  # the topic's level, else this leader's default
     if leader != node.node_id:
         body = payload if batch.partitioning.kind == 2 else build_send_payload_from_records(
             batch.stream_id, batch.topic_id, Partitioning.partition_id(pid), batch.records, batch.ends
@@ -97,7 +98,7 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
     node.metrics.messages_in.inc(result.count)
     node.metrics.bytes_in.inc(result.size)
     await node.durability.appended(handle.log)
-    await state.acknowledged(result.last_offset + 1, node.config.cluster_ack, _ACK_TIMEOUT)
+    await state.acknowledged(result.last_offset + 1, ack, _ACK_TIMEOUT)
     return b""
 
 

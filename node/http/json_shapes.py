@@ -115,6 +115,11 @@ def topic(t: rs.TopicInfo) -> dict[str, Any]:
     }
 
 
+def topic_ack(a: rs.TopicAck) -> dict[str, Any]:
+    """whippet's own: the topic's ack setting ("default" = the node's) and the level in force."""
+    return {"ack": a.ack or "default", "effective": a.effective}
+
+
 def partition(p: rs.PartitionInfo) -> dict[str, Any]:
     return {
         "id": p.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from whippet.metadata.model import ACK_LEVELS
 from whippet.node.http.routing import Route
 
 __all__ = ["SCHEMAS", "build_openapi"]
@@ -89,6 +90,9 @@ SCHEMAS: dict[str, Any] = {
         partitions_count={"type": "integer", "minimum": 0, "maximum": 1000}, **_TOPIC_SETTINGS,
     ),
     "UpdateTopic": _obj(("name", "compression_algorithm", "message_expiry", "max_topic_size"), **_TOPIC_SETTINGS),
+    "TopicAck": _obj(("ack", "effective"), ack={"type": "string", "enum": [*ACK_LEVELS, "default"]},
+                     effective={"type": "string", "enum": list(ACK_LEVELS)}),
+    "SetTopicAck": _obj(("ack",), ack={"type": "string", "enum": [*ACK_LEVELS, "default"]}),
     "CreatePartitions": _obj(("partitions_count",), partitions_count={"type": "integer", "minimum": 1, "maximum": 1000}),
     # consumer groups and offsets
     "ConsumerGroup": _obj(tuple(_GROUP), **_GROUP),

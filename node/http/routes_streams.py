@@ -8,6 +8,7 @@ same error code over HTTP as from a 0.8 server (InvalidStreamName, TooManyPartit
 from __future__ import annotations
 
 from aiohttp import web
+from whippet.metadata.model import ACK_LEVELS
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import (
     fail,
@@ -171,6 +172,20 @@ async def _purge_topic(call: Call) -> web.Response:
     return no_content()
 
 
+async def _get_topic_ack(call: Call) -> web.Response:
+    stream_id, topic_id = _ids(call)
+    return json(js.topic_ack(rs.TopicAck.decode(await call.run(rq.GetTopicAck(stream_id=stream_id, topic_id=topic_id)))))
+
+
+async def _set_topic_ack(call: Call) -> web.Response:
+    ack = get_str(await json_object(call.request), "ack")
+    if ack != "default" and ack not in ACK_LEVELS:
+        raise fail(f"`ack` must be one of {', '.join(ACK_LEVELS)} or default, got {ack!r}")
+    stream_id, topic_id = _ids(call)
+    await call.run(rq.SetTopicAck(stream_id=stream_id, topic_id=topic_id, ack="" if ack == "default" else ack))
+    return no_content()
+
+
 # --- partitions and segments ---
 def _partitions_count(count: int) -> int:
     if not 1 <= count <= _MAX_PARTITIONS:
@@ -255,6 +270,10 @@ ROUTES = [
     Route("PUT", _TOPIC, _update_topic, "Change a topic", "topics", body="UpdateTopic", status=204),
     Route("DELETE", _TOPIC, _delete_topic, "Delete a topic", "topics", status=204),
     Route("DELETE", _TOPIC + "/purge", _purge_topic, "Delete a topic's messages", "topics", status=204),
+    Route("GET", _TOPIC + "/ack", _get_topic_ack, "A topic's producer ack level (whippet extension)", "topics",
+          response="TopicAck"),
+    Route("PUT", _TOPIC + "/ack", _set_topic_ack, "Set a topic's producer ack level (whippet extension)", "topics",
+          body="SetTopicAck", status=204),
     Route("POST", _TOPIC + "/partitions", _create_partitions, "Add partitions", "partitions",
           body="CreatePartitions", status=201),
     Route("DELETE", _TOPIC + "/partitions", _delete_partitions, "Remove the highest partitions", "partitions",

@@ -47,7 +47,8 @@ def test_the_issue_session_parses_in_iggy_order() -> None:
     [("s l", "stream.list"), ("t g dev t", "topic.get"), ("p c dev t 2", "partition.create"),
      ("seg d dev t 0 1", "segment.delete"), ("g c dev t grp", "group.create"), ("o s 1 dev t 0 5", "offset.set"),
      ("u c bob pw -g m_str", "user.create"), ("pat l", "pat.list"), ("c l", "client.list"),
-     ("cl m", "cluster.metadata"), ("m f dev t 0 --fsync", "message.flush"), ("stats -o json", "stats")],
+     ("cl m", "cluster.metadata"), ("m f dev t 0 --fsync", "message.flush"), ("stats -o json", "stats"),
+     ("t a dev t", "topic.ack"), ("topic ack dev t all", "topic.ack")],
 )
 def test_aliases_and_commands(line: str, cmd: str) -> None:
     assert parse(line).cmd == cmd
@@ -61,7 +62,8 @@ def test_user_create_positionals_do_not_clobber_the_login() -> None:
 @pytest.mark.parametrize(
     "line",
     ["topic create dev t two none", "topic create dev t 1 zstd", "message poll dev t 0 -m 0", "nonsense",
-     "topic create dev t 1 none -m 12parsecs", "message send dev t -p 1 -m k x", "user create a b -g fly"],
+     "topic create dev t 1 none -m 12parsecs", "message send dev t -p 1 -m k x", "user create a b -g fly",
+     "topic ack dev t sometimes", "topic ack dev t all quorum"],
 )
 def test_bad_usage_exits_2_with_a_message(line: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
