@@ -145,8 +145,10 @@ async def test_every_exported_series_is_documented_and_every_documented_one_expo
     finally:
         await client.close()
     seen = {name for name, _ in scrape(node.metrics)}
-    # A one-node cluster has no followers, so no per-follower lag samples (tests/cluster covers them).
-    documented = metrics_doc.sample_names(metrics_doc.exported()) - {"whippet_replication_lag_messages"}
+    # A one-node cluster has no followers and no peers, so no per-follower lag and no per-peer
+    # liveness samples (tests/cluster covers them).
+    documented = metrics_doc.sample_names(metrics_doc.exported()) - {
+        "whippet_replication_lag_messages", "whippet_peer_up"}
     whippet = {name for name in seen if name.startswith("whippet_")}
     assert whippet == documented, f"undocumented: {whippet - documented}, not exported: {documented - whippet}"
     assert metrics_doc.process_names() <= seen
