@@ -20,10 +20,11 @@ from whippet.node.handlers._common import allowed_topic
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.routing import forward
 from whippet.replication.leader import Tail
+from whippet.storage.log import StagedBatchDiscarded
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
-from whippet.wire.errors import PartitionNotFound
+from whippet.wire.errors import NotLeader, PartitionNotFound
 from whippet.wire.primitives import Partitioning, PollingKind
 from whippet.wire.responses import PolledHead
 
@@ -87,6 +88,11 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         await state.publish(tail, _PUBLISH_WAIT)
         try:
             result = handle.log.commit(staged)
+        except StagedBatchDiscarded:
+            # The log was cut, purged or closed while the batch was being handed out:
+            # it was not written; the client may send it again (to the new leader).
+            state.unpublish()
+            raise NotLeader("the partition changed while the batch was being appended; retry") from None
         except BaseException:
             state.unpublish()
             if node.replicas.leaders.get(pkey) is state:
