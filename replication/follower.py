@@ -82,6 +82,7 @@ class Follower:
                 await self._truncate_divergent_tail()
                 async for _ in self._replicate():
                     backoff = 0.05
+                await asyncio.sleep(backoff)  # the leader ended the stream: not a busy loop
             except asyncio.CancelledError:
                 raise
             except (grpc.aio.AioRpcError, LookupError, OSError, ValueError, asyncio.TimeoutError) as exc:

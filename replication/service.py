@@ -29,6 +29,7 @@ _MAX_HOPS = 2
 
 
 _RECORDS_FIELD = bytes([(7 << 3) | 2])  # FetchResponse.records: field 7, length-delimited
+_SERVICE = pb.DESCRIPTOR.services_by_name["Replication"].full_name
 
 
 def encode_with_records(head: pb.FetchResponse, records: bytes | memoryview) -> bytes:
@@ -72,9 +73,6 @@ def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
 
 
-_SERVICE = pb.DESCRIPTOR.services_by_name["Replication"].full_name
-
-
 class ReplicationService(pb_grpc.ReplicationServicer):
     def __init__(self, manager: ReplicaManager) -> None:
         self.m = manager
@@ -111,12 +109,13 @@ class ReplicationService(pb_grpc.ReplicationServicer):
             status = pb.FetchResponse.STALE_EPOCH if request.leader_epoch > state.epoch else pb.FetchResponse.NOT_LEADER
             return pb.FetchResponse(status=status, leader_epoch=state.epoch)
         plog = handle.log
-        if request.fetch_offset > max(plog.next_offset, state.available_end):
+        end = max(plog.next_offset, state.available_end)  # a published batch counts
+        if request.fetch_offset > end:
             return pb.FetchResponse(
                 status=pb.FetchResponse.OUT_OF_RANGE, leader_epoch=state.epoch, truncate_to=plog.next_offset
             )
         state.fetched(request.follower_id, request.fetch_offset)
-        if request.fetch_offset >= max(plog.next_offset, state.available_end) and request.max_wait_ms:
+        if request.fetch_offset >= end and request.max_wait_ms:
             await state.wait_for_data(request.max_wait_ms / 1000)
             if self.m.leaders.get(key) is not state:
                 return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
