@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import grpc
 from whippet.metadata import commands as mc
 from whippet.replication._pb import replication_pb2 as pb
+from whippet.replication._tasks import cancel_and_wait
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -44,12 +45,7 @@ class Controller:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import grpc
 import numpy as np
 from whippet.replication._pb import replication_pb2 as pb
+from whippet.replication._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from whippet.node.partitions import PartitionHandle
@@ -45,12 +46,7 @@ class Follower:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"follow-{self.key}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
 
     def _ref(self) -> pb.PartitionRef:
         s, t, p = self.key
