@@ -242,8 +242,7 @@ class PartitionLog:
                 self._dedup.forget(staged.ids["id_lo"], staged.ids["id_hi"], staged.admitted)
             raise
         n = staged.count
-        return AppendResult(staged.first_offset, staged.first_offset + n - 1, n, len(staged.records),
-                            staged.records.data, staged.ends)
+        return AppendResult(staged.first_offset, staged.first_offset + n - 1, n, len(staged.records))
 
     def append_stamped(self, records: memoryview | bytes, ends: np.ndarray) -> AppendResult:
         """Append records that already carry offsets, timestamps, ids and checksums.

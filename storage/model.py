@@ -38,18 +38,13 @@ class AppendResult:
 
     ``count`` is 0 when every message was a duplicate (or the batch was empty);
     then ``first_offset`` is the next offset and ``last_offset`` one less.
-    ``size`` is the number of bytes written to the log. ``records`` and ``ends``
-    are those bytes (as stored: stamped, after dedup) and each record's end in
-    them, so a partition leader can ship the batch it just wrote without reading
-    it back.
+    ``size`` is the number of bytes written to the log.
     """
 
     first_offset: int
     last_offset: int
     count: int
     size: int
-    records: memoryview | None = None
-    ends: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
