@@ -4,19 +4,21 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY . .
-# Wheels of the package and of every dependency (all ship binary wheels: no compiler needed).
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Exactly the locked runtime set (hash-checked), then the package itself, into one venv
+# that the final stage copies: no compiler, no build tools fetched at their newest.
+RUN python -m venv /opt/whippet \
+ && /opt/whippet/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements/node.txt \
+ && /opt/whippet/bin/pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && /opt/whippet/bin/python -c "import whippet.node.__main__, whippet.node.handlers, whippet.replication"
 
 FROM python:3.11-slim
 RUN groupadd --system --gid 10001 whippet \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/whippet --shell /usr/sbin/nologin whippet \
  && install -d -o 10001 -g 10001 /var/lib/whippet
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels whippet \
- && rm -rf /wheels \
- && python -c "import whippet.node.__main__, whippet.node.handlers, whippet.replication" \
- && whippet-node --help > /dev/null
-ENV PYTHONUNBUFFERED=1 \
+COPY --from=build /opt/whippet /opt/whippet
+RUN /opt/whippet/bin/whippet-node --help > /dev/null
+ENV PATH=/opt/whippet/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     WHIPPET_HOST=0.0.0.0 \
     WHIPPET_DATA_DIR=/var/lib/whippet

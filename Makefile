@@ -1,28 +1,40 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
+# Everything is installed from the hash-pinned lock files in requirements/ (see `make lock`).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test bench lint clean proto cluster
+.PHONY: install run test check type lint bench lock clean proto cluster
+.PRECIOUS: $(VENV)/.%.installed
 
-$(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+# One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
+$(VENV)/.%.installed: $(LOCK)/%.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)/$*.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.test.installed
 
-run: $(STAMP)
+run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
-test: $(STAMP)
+# Static checks first (seconds), then the suite.
+test: $(VENV)/.test.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+check: type lint
+
+type: $(VENV)/.test.installed
+	$(BIN)/mypy
+
+lint: $(VENV)/.test.installed
+	$(BIN)/ruff check .
+
 # --compare uses Debian's nats-server and redis-server; install them when missing and root.
-bench: $(STAMP)
+bench: $(VENV)/.bench.installed
 	@if [ "$$(id -u)" = 0 ] && ! { command -v nats-server && command -v redis-server; } >/dev/null 2>&1; then \
 		apt-get install -y -qq nats-server redis-server >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq nats-server redis-server >/dev/null; } || \
@@ -32,12 +44,8 @@ bench: $(STAMP)
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
 
-lint: $(STAMP)
-	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check .
-
 # Regenerate the gRPC code from proto/ (committed; tests/unit/replication checks it is fresh).
-proto: $(STAMP)
+proto: $(VENV)/.test.installed
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=replication/_pb \
 		--grpc_python_out=replication/_pb --pyi_out=replication/_pb proto/replication.proto
 	sed -i 's/^import replication_pb2 as/from . import replication_pb2 as/' replication/_pb/replication_pb2_grpc.py
@@ -46,15 +54,28 @@ proto: $(STAMP)
 # the CA is reused when present. See docs/TRANSPORTS.md for the settings that use them.
 CERTS ?= ./certs
 .PHONY: certs
-certs: $(STAMP)
+certs: $(VENV)/.node.installed
 	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
 
+# Re-resolve every lock file (newest releases the ranges in pyproject.toml allow), install
+# the new test set, and regenerate the gRPC code with the locked grpcio-tools, so
+# tests/unit/replication/test_proto_fresh.py compares against what the lock produces.
+UV_COMPILE = $(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes --no-header
+lock: $(VENV)/.dev.installed
+	$(UV_COMPILE) pyproject.toml $(LOCK)/build.in -o $(LOCK)/sdk.txt
+	for set in node bench test dev; do \
+		$(UV_COMPILE) pyproject.toml $(LOCK)/build.in --extra $$set -o $(LOCK)/$$set.txt || exit 1; \
+	done
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)/dev.txt
+	touch $(VENV)/.dev.installed $(VENV)/.test.installed
+	$(MAKE) proto
+
 # A 3-node cluster on loopback (node i on the default ports + 100*i, data in ./data/node-i).
 # Ctrl-C stops all three.
-cluster: $(STAMP)
+cluster: $(VENV)/.node.installed
 	@pids=""; \
 	for i in 1 2 3; do \
 		$(BIN)/whippet-node --config deploy/local/node-$$i.toml --with-default-root-credentials & pids="$$pids $$!"; \

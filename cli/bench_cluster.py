@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from whippet.procs import Cluster
 from whippet.sdk.connection import Connection
 from whippet.wire import codes
 from whippet.wire.batch import build_send_messages
@@ -33,8 +34,6 @@ from whippet.wire.errors import IggyError
 from whippet.wire.framing import encode_request
 from whippet.wire.primitives import Identifier, Partitioning
 from whippet.wire.requests import CreateStream, CreateTopic, LoginUser
-
-from whippet.procs import Cluster
 
 __all__ = ["main"]
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from whippet.procs import NodeProcess
 from whippet.sdk.connection import Connection
 from whippet.sdk.quic import QuicConnection
 from whippet.sdk.ws import WsConnection
@@ -28,8 +30,6 @@ from whippet.wire.batch import build_send_messages
 from whippet.wire.framing import encode_request
 from whippet.wire.primitives import Consumer, Identifier, Partitioning, PollingStrategy
 from whippet.wire.requests import CreateStream, CreateTopic, LoginUser, PollMessages
-
-from whippet.procs import NodeProcess
 
 __all__ = ["main"]
 

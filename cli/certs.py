@@ -24,6 +24,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from whippet.node.transports.tls import issue_certificate, new_key, write_certs, write_key
 
 __all__ = ["DevCerts", "main", "make_certs"]

@@ -47,6 +47,7 @@ from pysyncobj.config import FAIL_REASON
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.transport import TCPTransport
+
 from whippet.metadata._outbox import MetadataUnavailable, Outbox
 from whippet.metadata.commands import Command, decode_command
 from whippet.metadata.events import Event, StateRestored

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from whippet.wire.batch import (
     PAYLOAD_LENGTH_AT,
     RECORD_HEADER_SIZE,

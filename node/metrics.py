@@ -37,6 +37,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
 from whippet.node.session import TRANSPORT_HTTP, TRANSPORT_QUIC, TRANSPORT_TCP, TRANSPORT_WS
 from whippet.wire.errors import IggyError
 

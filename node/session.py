@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import xxhash
+
 from whippet.wire.errors import Unauthenticated
 
 __all__ = ["Session", "ClientRegistry", "TRANSPORT_TCP", "TRANSPORT_QUIC", "TRANSPORT_HTTP", "TRANSPORT_WS"]

@@ -20,6 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import grpc
+
 from whippet.metadata import commands as mc
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._tasks import cancel_and_wait

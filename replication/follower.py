@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
+
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._tasks import cancel_and_wait
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
 __all__ = ["LeaderState", "Tail", "ACK_LEVELS"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 from whippet.replication.epochs import EpochCache

@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Callable
 
 import grpc
+
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 
 __all__ = ["PeerPool", "SECRET_HEADER", "CHANNEL_OPTIONS", "check_secret"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
+
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_TCP, Session
 from whippet.replication._pb import replication_pb2 as pb

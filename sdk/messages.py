@@ -18,6 +18,7 @@ from typing import Union
 
 import numpy as np
 import numpy.typing as npt
+
 from whippet.wire import codes
 from whippet.wire._codec import U32_MAX, Identifier, Writer
 from whippet.wire.batch import INDEX_DTYPE, RECORD_DTYPE, PolledMessage

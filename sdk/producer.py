@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Self
 
 import xxhash
+
 from whippet.sdk.messages import MessageLike, encode_batch
 from whippet.sdk.options import NodeAddress  # noqa: F401  (re-export for typing users)
 from whippet.sdk.timeutil import Duration, seconds

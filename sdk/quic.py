@@ -22,6 +22,7 @@ from typing import Self
 from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
+
 from whippet.wire.errors import ConnectionClosed, IggyError
 from whippet.wire.framing import encode_request
 

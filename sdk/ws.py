@@ -22,6 +22,7 @@ import struct
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+
 from whippet.sdk.connection import Pipelined
 from whippet.wire.errors import ConnectionClosed
 

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
 from whippet.storage import layout
 from whippet.storage.dedup import DedupWindow
 from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo, Staged

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import xxhash
+
 from whippet.wire.batch import RECORD_DTYPE
 
 __all__ = [

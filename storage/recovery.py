@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from whippet.storage._io import pwrite_all
 from whippet.storage.index import ENTRY_SIZE, INDEX_DTYPE, empty_entries, read_entries
 from whippet.storage.record import HEADER_SIZE, count_valid, walk

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from whippet.storage import layout
 from whippet.storage._io import pwrite_all
 from whippet.storage.index import ENTRY_SIZE, INDEX_DTYPE, IndexBuffer, read_entries

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from whippet.wire._codec import U32_MAX, Identifier, Reader, Writer
 from whippet.wire.errors import (
     CannotReadIndexPosition,

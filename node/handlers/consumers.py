@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import xxhash
+
 from whippet.wire.errors import ConsumerGroupMemberNotFound, NotResolvedConsumer, PartitionNotFound
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier
 

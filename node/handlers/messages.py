@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import xxhash
+
 from whippet.metadata import commands as mc
 from whippet.metadata.permissions import Permissions
 from whippet.node import encryption

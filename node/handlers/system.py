@@ -13,6 +13,7 @@ import threading
 import zipfile
 from typing import TYPE_CHECKING
 
+from whippet import SERVER_VERSION
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import permissions, require
@@ -27,8 +28,6 @@ from whippet.wire.responses import (
     Stats,
     encode_many,
 )
-
-from whippet import SERVER_VERSION
 
 if TYPE_CHECKING:
     from whippet.node.server import Node

@@ -14,6 +14,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from whippet import SERVER_VERSION
 from whippet.node.http import routes_messages, routes_streams, routes_system, routes_users
 from whippet.node.http.auth import Claims, TokenAuthority
 from whippet.node.http.errors import (
@@ -25,8 +27,6 @@ from whippet.node.http.errors import (
 from whippet.node.http.openapi import build_openapi
 from whippet.node.http.routing import Call, Route, http_session, json
 from whippet.wire.errors import IggyError
-
-from whippet import SERVER_VERSION
 
 if TYPE_CHECKING:
     from whippet.node.server import Node

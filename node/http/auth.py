@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
+
 from whippet.wire.errors import InvalidAccessToken
 
 __all__ = ["AUDIENCE", "ISSUER", "Claims", "IssuedToken", "TokenAuthority", "uuid7"]

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+
 from whippet.metadata.permissions import (
     GlobalPermissions,
     Permissions,

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+
 from whippet.wire.errors import IggyError
 
 __all__ = ["NotFound", "error_body", "error_response", "not_found_response", "status_of"]

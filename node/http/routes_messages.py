@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import (
     U32_MAX,

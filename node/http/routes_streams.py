@@ -8,6 +8,7 @@ same error code over HTTP as from a 0.8 server (InvalidStreamName, TooManyPartit
 from __future__ import annotations
 
 from aiohttp import web
+
 from whippet.metadata.model import ACK_LEVELS
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import fail, get_str, json_object, path_u32
 from whippet.node.http.errors import NotFound

@@ -8,6 +8,7 @@ the session's user gets a JWT instead of a connection.
 from __future__ import annotations
 
 from aiohttp import web
+
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import (
     fail,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_HTTP, Session
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
 from whippet.node.http import build_app
 
 if TYPE_CHECKING:

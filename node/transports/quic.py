@@ -31,6 +31,7 @@ from aioquic.quic.events import (
     StreamDataReceived,
     StreamReset,
 )
+
 from whippet.node.session import TRANSPORT_QUIC
 from whippet.node.transports import tls
 from whippet.node.transports.binary import answer

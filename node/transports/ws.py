@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
 from whippet.node.session import TRANSPORT_WS
 from whippet.node.transports import tls
 from whippet.node.transports.binary import answer

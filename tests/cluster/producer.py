@@ -10,9 +10,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from whippet.wire.errors import IggyError
-
 from tests.support.client import TestClient
+from whippet.wire.errors import IggyError
 
 BATCH = 10
 

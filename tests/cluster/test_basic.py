@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
+from tests.support.client import TestClient
 from whippet.wire import requests as rq
 from whippet.wire.primitives import Identifier
 from whippet.wire.responses import ClusterMetadata, TopicDetails
-
-from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,12 +7,12 @@ import asyncio
 import time
 
 import pytest
-from whippet.storage import layout
-from whippet.storage.log import LogConfig, PartitionLog
-from whippet.wire.errors import IggyError
 
 from tests.cluster.producer import BATCH, Producer, message_id, payload
 from tests.support.client import TestClient
+from whippet.storage import layout
+from whippet.storage.log import LogConfig, PartitionLog
+from whippet.wire.errors import IggyError
 
 pytestmark = pytest.mark.asyncio
 

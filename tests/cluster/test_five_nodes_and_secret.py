@@ -7,15 +7,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from whippet.replication._pb import replication_pb2 as pb
-from whippet.replication._pb import replication_pb2_grpc as pb_grpc
-from whippet.wire import requests as rq
-from whippet.wire.responses import ClusterMetadata
 
 from tests.cluster.producer import Producer
 from tests.cluster.test_failover import _assert_exactly_once, _poll_all, _setup
 from tests.support.client import TestClient
 from whippet.procs import Cluster
+from whippet.replication._pb import replication_pb2 as pb
+from whippet.replication._pb import replication_pb2_grpc as pb_grpc
+from whippet.wire import requests as rq
+from whippet.wire.responses import ClusterMetadata
 
 pytestmark = pytest.mark.asyncio
 

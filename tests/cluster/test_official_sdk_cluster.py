@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 from apache_iggy import AutoCommit, AutoCommitWhen, IggyClient, PollingStrategy, SendMessage
-from whippet.wire import requests as rq
-from whippet.wire.responses import ClusterMetadata
 
 from tests.support.client import TestClient
+from whippet.wire import requests as rq
+from whippet.wire.responses import ClusterMetadata
 
 pytestmark = pytest.mark.asyncio
 

@@ -6,12 +6,12 @@ import asyncio
 import time
 
 import pytest
-from whippet.wire import requests as rq
-from whippet.wire.responses import ClusterMetadata
 
 from tests.cluster.producer import Producer
 from tests.cluster.test_failover import _assert_exactly_once, _poll_all
 from tests.support.client import TestClient
+from whippet.wire import requests as rq
+from whippet.wire.responses import ClusterMetadata
 
 pytestmark = pytest.mark.asyncio
 

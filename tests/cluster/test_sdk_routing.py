@@ -13,10 +13,10 @@ import asyncio
 import time
 
 import pytest
-from whippet.sdk import Client, Message, Partitioning, PollingStrategy
-from whippet.sdk.options import Backoff
 
 from tests.cluster.test_cluster_metrics import scrape
+from whippet.sdk import Client, Message, Partitioning, PollingStrategy
+from whippet.sdk.options import Backoff
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
+from tests.support.client import TestClient
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Identifier
 from whippet.wire.responses import TopicAck
-
-from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,6 +4,8 @@ users, permissions, tokens, purge, delete, partitions, segments, stats, clients,
 from __future__ import annotations
 
 import pytest
+
+from tests.support.client import TestClient
 from whippet.metadata.permissions import GlobalPermissions, Permissions
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
@@ -24,8 +26,6 @@ from whippet.wire.responses import (
     decode_streams,
     decode_users,
 )
-
-from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 S, T = Identifier("s"), Identifier("t")

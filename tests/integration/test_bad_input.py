@@ -9,13 +9,13 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.support.client import TestClient
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Identifier
 from whippet.wire.table import COMMAND_TABLE
-
-from tests.support.client import TestClient
 
 
 def _roundtrip(address: str, raw: bytes, timeout: float = 5.0) -> bytes:

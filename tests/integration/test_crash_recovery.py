@@ -6,11 +6,11 @@ import asyncio
 import time
 
 import pytest
+
+from tests.support.client import TestClient
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier
-
-from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from apache_iggy import IggyClient, PollingStrategy, SendMessage
+
+from tests.compat.transports import connection_string
 from whippet.sdk.connection import Connection
 from whippet.wire import codes
 from whippet.wire import requests as rq
@@ -17,8 +19,6 @@ from whippet.wire.errors import CannotDecryptData
 from whippet.wire.headers import HeaderKind, encode_user_headers
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, Partitioning, PollingKind
 from whippet.wire.primitives import PollingStrategy as PS
-
-from tests.compat.transports import connection_string
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from whippet.node.config import ConfigError, NodeConfig
 from whippet.node.encryption import (
     CHECK_FILE,

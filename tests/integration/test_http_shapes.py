@@ -10,6 +10,7 @@ import jwt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from whippet.metadata.permissions import (
     GlobalPermissions,
     Permissions,

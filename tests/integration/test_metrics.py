@@ -11,17 +11,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-import whippet.node.handlers  # noqa: F401  (registers the handlers)
 from prometheus_client.parser import text_string_to_metric_families
+
+import whippet.node.handlers  # noqa: F401  (registers the handlers)
+from tests.support.client import TestClient
+from tests.unit.deploy import metrics_doc
 from whippet.node.config import NodeConfig
 from whippet.node.metrics import NodeMetrics
 from whippet.node.server import Node
 from whippet.wire import requests as rq
 from whippet.wire.errors import StreamIdNotFound, StreamNameAlreadyExists
 from whippet.wire.primitives import Consumer, Identifier
-
-from tests.support.client import TestClient
-from tests.unit.deploy import metrics_doc
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -8,6 +8,7 @@ Also pins what GET_PARTITION_LEADERS shows that user: the routes of the stream i
 from __future__ import annotations
 
 import pytest
+
 from whippet.metadata.permissions import Permissions, StreamPermissions
 from whippet.sdk import Client, PollingStrategy
 from whippet.wire.errors import Unauthorized

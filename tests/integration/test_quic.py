@@ -11,6 +11,7 @@ import asyncio
 import struct
 
 import pytest
+
 from whippet.sdk.quic import QuicConnection
 from whippet.wire import codes
 from whippet.wire import requests as rq

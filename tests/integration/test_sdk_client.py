@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from whippet.sdk import AutoCommit, Client, Message, PollingStrategy, SyncClient
 from whippet.sdk.options import Backoff
 from whippet.wire.errors import CannotEstablishConnection, StreamNameAlreadyExists

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from whippet.sdk import AutoCommit, Client, Message, PollingStrategy
-from whippet.sdk.options import Backoff
 
 from tests.support.cluster import Cluster
+from whippet.sdk import AutoCommit, Client, Message, PollingStrategy
+from whippet.sdk.options import Backoff
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from apache_iggy import IggyClient, PollingStrategy, SendMessage
+
 from whippet.cli.certs import DevCerts, make_certs
 from whippet.sdk.connection import Connection
 from whippet.wire import codes
@@ -107,6 +108,7 @@ async def test_plaintext_to_tls_ports_fails_fast_and_node_keeps_serving(tls_node
 
 async def test_wss_with_websockets_client(tls_node, certs: DevCerts) -> None:
     from websockets.asyncio.client import connect
+
     from whippet.wire.framing import encode_request
 
     async with connect(f"wss://localhost:{tls_node.ws_port}", ssl=client_context(certs), compression=None,

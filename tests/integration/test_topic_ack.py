@@ -8,6 +8,10 @@ import json
 
 import aiohttp
 import pytest
+
+from tests.integration.test_cli_session import whippet
+from tests.integration.test_http_basics import Http
+from tests.support.client import TestClient
 from whippet.metadata.permissions import Permissions, StreamPermissions, TopicPermissions
 from whippet.sdk import Client
 from whippet.wire import codes
@@ -20,10 +24,6 @@ from whippet.wire.errors import (
     Unauthorized,
 )
 from whippet.wire.primitives import Identifier
-
-from tests.integration.test_cli_session import whippet
-from tests.integration.test_http_basics import Http
-from tests.support.client import TestClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,6 +14,7 @@ import struct
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages, parse_polled

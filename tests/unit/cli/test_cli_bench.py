@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
+
 from whippet.cli.bench import _expected, _share
 from whippet.cli.bench_actors import ActorPlan
 from whippet.cli.bench_drivers import Spec

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from whippet.cli.__main__ import (
     EXIT_AUTH,
     EXIT_CONNECTION,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from whippet.cli.__main__ import make_client
 from whippet.cli._parser import build_parser
 from whippet.sdk.options import NodeAddress

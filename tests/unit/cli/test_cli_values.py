@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from whippet.cli._output import Printer, plain
 from whippet.cli._values import (
     expiry_us,

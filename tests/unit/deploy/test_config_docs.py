@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from whippet.node.__main__ import _parser
 from whippet.node.config import ConfigError, NodeConfig, load_config
 

@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-from whippet.node.config import NodeConfig, load_config
 
 from tests.unit.deploy.k8s_render import K8S_DIR, find, render
+from whippet.node.config import NodeConfig, load_config
 
 # kubectl 1.27 is the first with kustomize 5 (replacements keep the target's type).
 K8S_VERSIONS = ("1.27.0", "1.33.0")

@@ -23,12 +23,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from whippet.node.__main__ import _parser
-from whippet.node.config import load_config
 
 from tests.support.client import TestClient
 from tests.support.nodeproc import free_port
 from tests.unit.deploy.k8s_render import container_env, find, render
+from whippet.node.__main__ import _parser
+from whippet.node.config import load_config
 
 NAMESPACE = "streaming"
 SECRETS = {"WHIPPET_CLUSTER_SECRET": "s3cret-cluster-pass", "WHIPPET_AUTH_ROOT_PASSWORD": "s3cret-root-pass"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.model import ClusterNode

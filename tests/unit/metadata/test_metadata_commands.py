@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from whippet.metadata import commands as c
-from whippet.wire.errors import InvalidCommand
 
 from tests.unit.metadata.metadata_helpers import ALL_COMMANDS
+from whippet.metadata import commands as c
+from whippet.wire.errors import InvalidCommand
 
 
 def test_every_command_class_is_covered() -> None:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from whippet.metadata.journal import DurableJournal
 from whippet.wire.errors import StateFileCorrupted
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.metadata.metadata_helpers import machine_with_topic, reject, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -13,8 +15,6 @@ from whippet.wire.errors import (
     StreamIdNotFound,
     TopicIdNotFound,
 )
-
-from tests.unit.metadata.metadata_helpers import machine_with_topic, reject, topic_cmd
 
 
 def _assignment(m: MetadataMachine, gid: int = 0) -> dict[tuple[int, int], list[int]]:

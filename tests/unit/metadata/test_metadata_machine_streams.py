@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.metadata.metadata_helpers import machine_with_topic, node, reject, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -17,8 +19,6 @@ from whippet.wire.errors import (
     TopicIdNotFound,
     TopicNameAlreadyExists,
 )
-
-from tests.unit.metadata.metadata_helpers import machine_with_topic, node, reject, topic_cmd
 
 
 def test_create_stream_and_lookups() -> None:

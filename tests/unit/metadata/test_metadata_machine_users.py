@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.metadata.metadata_helpers import PERMS, reject
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -16,8 +18,6 @@ from whippet.wire.errors import (
     ResourceNotFound,
     UserAlreadyExists,
 )
-
-from tests.unit.metadata.metadata_helpers import PERMS, reject
 
 
 def _users() -> MetadataMachine:

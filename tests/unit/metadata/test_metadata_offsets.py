@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.model import ClusterNode

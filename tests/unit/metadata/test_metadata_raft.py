@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.journal import DurableJournal
 from whippet.metadata.raft import MetadataStore, MetadataUnavailable
-from whippet.wire.errors import StateFileCorrupted, StreamIdNotFound, StreamNameAlreadyExists
-
 from whippet.procs import free_port
+from whippet.wire.errors import StateFileCorrupted, StreamIdNotFound, StreamNameAlreadyExists
 
 CHILD = Path(__file__).with_name("metadata_kill_child.py")
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.raft import MetadataStore
-from whippet.wire.errors import StreamNameAlreadyExists
-
 from whippet.procs import free_port
+from whippet.wire.errors import StreamNameAlreadyExists
 
 PASSWORD = "test-cluster-secret"
 

@@ -7,12 +7,12 @@ import struct
 import zlib
 
 import pytest
+
+from tests.unit.metadata.metadata_helpers import PERMS, machine_with_topic, topic_cmd
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.snapshot import pack_raft_dump, unpack_raft_dump
 from whippet.wire.errors import StateFileCorrupted
-
-from tests.unit.metadata.metadata_helpers import PERMS, machine_with_topic, topic_cmd
 
 
 def _rich() -> MetadataMachine:

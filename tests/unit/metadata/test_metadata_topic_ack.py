@@ -8,6 +8,8 @@ import struct
 import zlib
 
 import pytest
+
+from tests.unit.metadata.metadata_helpers import machine_with_topic, reject
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
@@ -19,8 +21,6 @@ from whippet.wire.errors import (
     StreamIdNotFound,
     TopicIdNotFound,
 )
-
-from tests.unit.metadata.metadata_helpers import machine_with_topic, reject
 
 _HEAD = struct.Struct("<4sB3sII")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from whippet.replication.leader import LeaderState
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
@@ -72,6 +73,7 @@ async def test_long_poll_wakes_on_append() -> None:
 
 async def test_tail_is_kept_until_every_follower_has_it() -> None:
     import numpy as np
+
     from whippet.replication.leader import Tail
 
     s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0)
@@ -86,6 +88,7 @@ async def test_tail_is_kept_until_every_follower_has_it() -> None:
 
 async def test_tail_not_kept_without_followers_or_when_stale() -> None:
     import numpy as np
+
     from whippet.replication.leader import Tail
 
     solo = LeaderState(epoch=1, replicas=(1,), self_id=1, log_end=0)
@@ -102,6 +105,7 @@ async def test_tail_not_kept_without_followers_or_when_stale() -> None:
 
 async def test_publish_hands_the_batch_to_one_parked_fetch_before_the_write() -> None:
     import numpy as np
+
     from whippet.replication.leader import Tail
 
     s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=4)
@@ -131,6 +135,7 @@ async def test_publish_hands_the_batch_to_one_parked_fetch_before_the_write() ->
 
 async def test_publish_without_parked_fetches_or_followers_does_not_wait() -> None:
     import numpy as np
+
     from whippet.replication.leader import Tail
 
     s = LeaderState(epoch=1, replicas=(1, 2), self_id=1, log_end=0)

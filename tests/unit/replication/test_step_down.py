@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from whippet.metadata import commands as mc
 from whippet.metadata.raft import MetadataUnavailable
 from whippet.replication.leader import LeaderState

@@ -7,6 +7,7 @@ import struct
 from typing import Any
 
 import pytest
+
 from whippet.sdk import Client
 from whippet.sdk.options import Backoff, NodeAddress
 from whippet.wire import codes

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+
 from whippet.sdk.connection import Connection
 from whippet.sdk.ws import WsConnection
 from whippet.wire.errors import ConnectionClosed, StreamIdNotFound

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from whippet.sdk.lanes import PartitionLanes
 
 pytestmark = pytest.mark.asyncio

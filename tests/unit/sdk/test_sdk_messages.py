@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from whippet.sdk.messages import EncodedBatch, Message, encode_batch, parse_polled_messages
 from whippet.wire import codes
 from whippet.wire.batch import build_send_messages, parse_send_messages

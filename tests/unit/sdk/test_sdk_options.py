@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from whippet.sdk.options import NodeAddress, parse_address, parse_connection_string
 from whippet.sdk.timeutil import seconds
 from whippet.wire.errors import InvalidFormat

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from whippet.sdk.options import Backoff, NodeAddress
 from whippet.sdk.pool import NodePool
 from whippet.sdk.routing import RoutingTable

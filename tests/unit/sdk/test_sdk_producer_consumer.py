@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import xxhash
+
 from whippet.sdk.consumer import AutoCommit, Consumer, ConsumerConfig
 from whippet.sdk.messages import PolledMessage, PolledMessages
 from whippet.sdk.producer import Producer, ProducerConfig

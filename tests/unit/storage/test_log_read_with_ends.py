@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from whippet.storage.log import LogConfig, PartitionLog
 from whippet.wire.batch import encode_record
 

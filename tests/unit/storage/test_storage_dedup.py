@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from whippet.storage.dedup import DedupWindow
-from whippet.storage.log import LogConfig, PartitionLog
 
 from tests.unit.storage.storage_helpers import batch, parse, payloads
+from whippet.storage.dedup import DedupWindow
+from whippet.storage.log import LogConfig, PartitionLog
 
 T0 = 1_700_000_000_000_000
 

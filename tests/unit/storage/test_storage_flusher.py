@@ -6,10 +6,9 @@ import asyncio
 import threading
 from pathlib import Path
 
+from tests.unit.storage.storage_helpers import batch, payloads
 from whippet.storage.flusher import Flusher, IntervalSyncer
 from whippet.storage.log import LogConfig, PartitionLog
-
-from tests.unit.storage.storage_helpers import batch, payloads
 
 
 class GatedLog:

@@ -14,9 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from whippet.storage.log import LogConfig, PartitionLog
-
 from tests.unit.storage.storage_helpers import checksum_ok, parse
+from whippet.storage.log import LogConfig, PartitionLog
 
 SEGMENT = 256 << 10
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xxhash
-from whippet.storage import layout
-from whippet.storage.log import LogConfig, PartitionLog
 
 from tests.unit.storage.storage_helpers import batch, checksum_ok, parse, payloads
+from whippet.storage import layout
+from whippet.storage.log import LogConfig, PartitionLog
 
 T0 = 1_700_000_000_000_000
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from whippet.storage import layout
-from whippet.storage.log import LogConfig, PartitionLog
 
 from tests.unit.storage.storage_helpers import batch, checksum_ok, parse, payloads
+from whippet.storage import layout
+from whippet.storage.log import LogConfig, PartitionLog
 
 T0 = 1_700_000_000_000_000
 LOG = layout.log_path(Path(), 0).name

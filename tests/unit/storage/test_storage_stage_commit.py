@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from whippet.storage.log import LogConfig, PartitionLog, StagedBatchDiscarded
 
 from tests.unit.storage.storage_helpers import batch, parse, payloads
+from whippet.storage.log import LogConfig, PartitionLog, StagedBatchDiscarded
 
 T0 = 1_700_000_000_000_000
 

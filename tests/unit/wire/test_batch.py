@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from whippet.wire import batch as wb
 from whippet.wire.batch import (
     INDEX_DTYPE,

@@ -7,6 +7,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from whippet.wire import codes
 from whippet.wire.errors import InvalidCommand
 from whippet.wire.framing import (

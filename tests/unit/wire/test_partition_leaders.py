@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs

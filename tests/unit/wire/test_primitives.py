@@ -7,6 +7,8 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.unit.wire.wire_samples import PERMS
 from whippet.metadata.permissions import (
     ROOT_PERMISSIONS,
     GlobalPermissions,
@@ -28,8 +30,6 @@ from whippet.wire.primitives import (
     decode_permissions,
     encode_permissions,
 )
-
-from tests.unit.wire.wire_samples import PERMS
 
 # --- Reader / Writer -------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.unit.wire.wire_samples import PERMS, REQUESTS, S, T
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
 from whippet.wire.primitives import (
@@ -17,8 +19,6 @@ from whippet.wire.primitives import (
     encode_permissions,
 )
 from whippet.wire.table import COMMAND_TABLE
-
-from tests.unit.wire.wire_samples import PERMS, REQUESTS, S, T
 
 SAMPLE_IDS = [f"{type(r).__name__}-{i}" for i, r in enumerate(REQUESTS)]
 REQUEST_TYPES = sorted(

@@ -7,9 +7,6 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from whippet.wire import responses as rs
-from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
-from whippet.wire.primitives import encode_permissions
 
 from tests.unit.wire.wire_samples import (
     CLIENT,
@@ -22,6 +19,9 @@ from tests.unit.wire.wire_samples import (
     TOPIC,
     USER,
 )
+from whippet.wire import responses as rs
+from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
+from whippet.wire.primitives import encode_permissions
 
 SAMPLE_IDS = [f"{type(r).__name__}-{i}" for i, r in enumerate(RESPONSES)]
 

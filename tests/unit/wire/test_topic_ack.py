@@ -5,6 +5,7 @@ in test_requests/test_responses)."""
 from __future__ import annotations
 
 import pytest
+
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
