@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from whippet.replication.divergence import EpochEndAnswer, next_cut
-from whippet.replication.election import CONTACT_S, Position, Probe, choose_leader, leader_still_heard
+from whippet.replication.election import (
+    CONTACT_S,
+    Position,
+    Probe,
+    choose_leader,
+    leader_still_heard,
+)
 from whippet.replication.epochs import EpochCache
 
 
