@@ -43,16 +43,15 @@ from whippet.wire.errors import (
 __all__ = ["EXIT_AUTH", "EXIT_CONNECTION", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
-_AUTH_CODES = {40, 41, 42, 43, 44, 47, 53, 54}
 _CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected, ClientShutdown)
 
 
 def exit_code(exc: IggyError) -> int:
     if isinstance(exc, _CONNECTION_ERRORS):
         return EXIT_CONNECTION
-    if exc.status in _AUTH_CODES:
+    if exc.unauthenticated or exc.forbidden or exc.login_refused:
         return EXIT_AUTH
-    if exc.name.endswith("not_found") or exc.status == 20:
+    if exc.name.endswith("not_found"):  # any *_not_found, also from an Iggy server's wider table
         return EXIT_NOT_FOUND
     return EXIT_REFUSED
 
