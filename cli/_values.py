@@ -12,9 +12,9 @@ import re
 import struct
 from collections.abc import Sequence
 
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
 from whippet.wire._codec import U64_MAX
 from whippet.wire.headers import HeaderKind, encode_user_headers
+from whippet.wire.permissions import GlobalPermissions, Permissions, StreamPermissions
 
 __all__ = ["expiry_us", "global_permissions", "header", "permissions", "size_bytes", "stream_permissions"]
 

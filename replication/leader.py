@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
 __all__ = ["LeaderState", "Tail", "ACK_LEVELS"]
-
-ACK_LEVELS = ("leader", "quorum", "all")
 
 
 @dataclass

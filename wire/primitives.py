@@ -11,14 +11,14 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Self
 
-from whippet.metadata.permissions import (
+from whippet.wire._codec import U32_MAX, U64_MAX, Identifier, Reader, Writer
+from whippet.wire.errors import InvalidCommand
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire._codec import U32_MAX, U64_MAX, Identifier, Reader, Writer
-from whippet.wire.errors import InvalidCommand
 
 __all__ = [
     "Reader",

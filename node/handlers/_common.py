@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from whippet.metadata.permissions import Permissions
 from whippet.wire.errors import Unauthorized
+from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import Identifier
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_read_topic
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic, key
 from whippet.wire import codes
@@ -42,7 +42,7 @@ def group_details(topic: Topic, group: ConsumerGroup) -> bytes:
 
 
 def _topic(node: Node, session: Session, req: object) -> Topic:
-    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_read_topic)  # type: ignore[attr-defined]
+    return allowed_topic(node, session, req.stream_id, req.topic_id, can_read_topic)  # type: ignore[attr-defined]
 
 
 @handler(codes.GET_CONSUMER_GROUP)

@@ -18,13 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
-from whippet.metadata.permissions import (
+from whippet.wire.errors import IggyError, InvalidFormat
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire.errors import IggyError, InvalidFormat
 from whippet.wire.primitives import Identifier
 
 __all__ = [

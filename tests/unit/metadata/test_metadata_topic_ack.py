@@ -13,8 +13,7 @@ from tests.unit.metadata.metadata_helpers import machine_with_topic, reject
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
-from whippet.metadata.model import ACK_LEVELS
-from whippet.replication.leader import ACK_LEVELS as REPLICATION_ACK_LEVELS
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import (
     InvalidCommand,
     StateFileCorrupted,
@@ -32,10 +31,6 @@ def _reframe(body: dict[str, object]) -> bytes:
 
 def _body(m: MetadataMachine) -> dict[str, object]:
     return json.loads(m.snapshot()[_HEAD.size :])
-
-
-def test_the_levels_are_the_ones_replication_acts_on() -> None:
-    assert ACK_LEVELS == REPLICATION_ACK_LEVELS
 
 
 def test_golden_bytes() -> None:
