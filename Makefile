@@ -55,7 +55,7 @@ proto: $(VENV)/.test.installed
 CERTS ?= ./certs
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
+	$(BIN)/python -m whippet.node.certs --out $(CERTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
