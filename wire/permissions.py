@@ -17,6 +17,7 @@ __all__ = [
     "Permissions",
     "StreamPermissions",
     "TopicPermissions",
+    "flag_names",
 ]
 
 
@@ -59,8 +60,15 @@ class StreamPermissions:
     topics: dict[int, TopicPermissions] | None = None
 
 
-def _flags(obj: Any) -> dict[str, bool]:
-    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.name != "topics"}
+def flag_names(
+    level: type[GlobalPermissions] | type[StreamPermissions] | type[TopicPermissions],
+) -> tuple[str, ...]:
+    """The boolean flags of one level, in wire order (a stream's topic overrides are no flag)."""
+    return tuple(f.name for f in fields(level) if f.name != "topics")
+
+
+def _flags(obj: GlobalPermissions | StreamPermissions | TopicPermissions) -> dict[str, bool]:
+    return {name: getattr(obj, name) for name in flag_names(type(obj))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +94,7 @@ class Permissions:
     def from_json(cls, data: dict[str, Any]) -> Permissions:
         """Parse the JSON shape; unknown flags are ignored, missing ones are false."""
         g = data.get("global") or {}
-        gp = GlobalPermissions(**{f.name: bool(g.get(f.name, False)) for f in fields(GlobalPermissions)})
+        gp = GlobalPermissions(**{name: bool(g.get(name, False)) for name in flag_names(GlobalPermissions)})
         streams = None
         raw_streams = data.get("streams")
         if raw_streams is not None:
@@ -96,15 +104,11 @@ class Permissions:
                 if s.get("topics") is not None:
                     topics = {
                         int(tid): TopicPermissions(
-                            **{f.name: bool(t.get(f.name, False)) for f in fields(TopicPermissions)}
+                            **{name: bool(t.get(name, False)) for name in flag_names(TopicPermissions)}
                         )
                         for tid, t in s["topics"].items()
                     }
-                flags = {
-                    f.name: bool(s.get(f.name, False))
-                    for f in fields(StreamPermissions)
-                    if f.name != "topics"
-                }
+                flags = {name: bool(s.get(name, False)) for name in flag_names(StreamPermissions)}
                 streams[int(sid)] = StreamPermissions(**flags, topics=topics)
         return cls(global_=gp, streams=streams)
 

@@ -7,7 +7,7 @@ re-exported here. Each type below has ``write(w)``/``encode()`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Self
 
@@ -18,6 +18,7 @@ from whippet.wire.permissions import (
     Permissions,
     StreamPermissions,
     TopicPermissions,
+    flag_names,
 )
 
 __all__ = [
@@ -208,10 +209,9 @@ class PollingStrategy:
 
 
 # --- permissions (§9.4) ---------------------------------------------------------
-# Flag order on the wire is the field order of the metadata dataclasses.
-_GLOBAL_FLAGS = tuple(f.name for f in fields(GlobalPermissions))
-_STREAM_FLAGS = tuple(f.name for f in fields(StreamPermissions) if f.name != "topics")
-_TOPIC_FLAGS = tuple(f.name for f in fields(TopicPermissions))
+_GLOBAL_FLAGS = flag_names(GlobalPermissions)
+_STREAM_FLAGS = flag_names(StreamPermissions)
+_TOPIC_FLAGS = flag_names(TopicPermissions)
 
 
 def write_permissions(w: Writer, p: Permissions) -> None:

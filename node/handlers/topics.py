@@ -9,6 +9,7 @@ from whippet.metadata.permissions import can_create_topic, can_manage_topic, can
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import (
+    TopicRequest,
     allowed_topic,
     current_offset,
     key,
@@ -112,11 +113,9 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
         return topic_details(node, stream.id, node.meta.machine.topic(stream.id, topic_id))
 
 
-def _resolve_managed(node: Node, session: Session, req: object) -> tuple[int, int]:
+def _resolve_managed(node: Node, session: Session, req: TopicRequest) -> tuple[int, int]:
     with node.meta.lock:
-        topic = allowed_topic(
-            node, session, req.stream_id, req.topic_id, can_manage_topic  # type: ignore[attr-defined]
-        )
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_manage_topic)
         return topic.stream_id, topic.id
 
 
