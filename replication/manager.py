@@ -108,6 +108,7 @@ class ReplicaManager:
                 for p in t.partitions
                 if self.node_id in p.replicas and p.leader >= 0
             }
+        state: LeaderState | None
         for key, (leader, epoch, replicas) in placements.items():
             handle = self.node.partitions.ensure(*key)
             if leader == self.node_id:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message
 
 from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_TCP, Session
@@ -56,7 +57,7 @@ def _serialize(message: pb.FetchResponse | bytes) -> bytes:
 def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
     """Register the service; unlike the generated helper, Replicate may answer with
     bytes already encoded (see :func:`encode_with_records`)."""
-    unary = {
+    unary: dict[str, tuple[type[Message], Callable[..., Any]]] = {
         "Ping": (pb.PingRequest, service.Ping),
         "Join": (pb.JoinRequest, service.Join),
         "EpochEnd": (pb.EpochEndRequest, service.EpochEnd),

@@ -177,12 +177,12 @@ class PartitionLog:
         ]
 
     # ------------------------------------------------------------------ append
-    def append(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> AppendResult:
+    def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, now_us: int) -> AppendResult:
         """Stamp and append a client batch (validated by wire/): :meth:`stage` + :meth:`commit`."""
         staged = self.stage(records, ends, now_us)
         return self._nothing_appended() if staged is None else self.commit(staged)
 
-    def stage(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> Staged | None:
+    def stage(self, records: memoryview | bytes | bytearray, ends: np.ndarray, now_us: int) -> Staged | None:
         """The in-memory half of an append: dedup, then stamp offsets, one timestamp,
         random ids for id 0 and checksums. Returns None if nothing is left to append.
 

@@ -34,6 +34,8 @@ _ACK_TIMEOUT = 10.0
 _PUBLISH_WAIT = 0.005
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from whippet.metadata.model import Topic
     from whippet.node.server import Node
     from whippet.node.session import Session
@@ -93,7 +95,8 @@ async def append_batch(node: Node, session: Session, batch: SendBatch) -> Append
         reply = await forward(node, session, leader, codes.SEND_MESSAGES_APPENDED, body)
         return Appended.decode(reply)
     handle = node.partitions.get(*pkey)
-    records, ends = batch.records, batch.ends
+    records: memoryview | bytearray = batch.records
+    ends: np.ndarray = batch.ends  # encryption rewrites both
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
     async with handle.append_lock:
@@ -173,7 +176,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     read = plog.read(start, min(req.count, visible_end - start))
     if read.count == 0:
         return head.encode()
-    data = read.data
+    data: bytes | bytearray = read.data
     if (cipher := encryption.for_reading(node)) is not None:
         data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
