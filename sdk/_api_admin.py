@@ -234,6 +234,14 @@ class AdminApi(ClientCore):
         return rs.TopicAck.decode(await self._call(rq.GetTopicAck(stream_id=_ident(stream), topic_id=_ident(topic))))
 
     # --- partitions and segments ---
+    async def get_partition_states(
+        self, stream: Id, topic: Id, partitions: list[int] | None = None
+    ) -> rs.PartitionStates:
+        """Each partition's leader, replicas, in-sync set, high watermark and size, as its
+        leader sees them (whippet's own command 9005; an Iggy 0.8 server answers InvalidCommand)."""
+        req = rq.GetPartitionStates(stream_id=_ident(stream), topic_id=_ident(topic), partitions=list(partitions or []))
+        return rs.PartitionStates.decode(await self._call(req))
+
     async def create_partitions(self, stream: Id, topic: Id, partitions_count: int) -> None:
         await self._call(
             rq.CreatePartitions(stream_id=_ident(stream), topic_id=_ident(topic), partitions_count=partitions_count)

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from whippet.sdk.errors import CannotEstablishConnection, ClientShutdown, ConnectionClosed
 from whippet.sdk.lanes import PartitionLanes
 from whippet.sdk.messages import as_identifier
 from whippet.sdk.options import ClientOptions, NodeAddress
@@ -51,13 +52,7 @@ from whippet.sdk.routing import RoutingTable
 from whippet.sdk.transport import BinaryTransport, open_transport
 from whippet.wire import codes
 from whippet.wire import requests as rq
-from whippet.wire.errors import (
-    CannotEstablishConnection,
-    ClientShutdown,
-    ConnectionClosed,
-    IggyError,
-    InvalidCommand,
-)
+from whippet.wire.errors import IggyError, InvalidCommand
 from whippet.wire.framing import encode_request
 from whippet.wire.responses import ClusterMetadata, IdentityInfo, PartitionLeaders
 
@@ -74,7 +69,8 @@ _REPEATABLE = frozenset(
         codes.POLL_MESSAGES, codes.SEND_MESSAGES, codes.FLUSH_UNSAVED_BUFFER,
         codes.GET_CONSUMER_OFFSET, codes.STORE_CONSUMER_OFFSET, codes.GET_STREAM, codes.GET_STREAMS,
         codes.GET_TOPIC, codes.GET_TOPICS, codes.GET_CONSUMER_GROUP, codes.GET_CONSUMER_GROUPS,
-        codes.JOIN_CONSUMER_GROUP,
+        codes.JOIN_CONSUMER_GROUP, codes.SEND_MESSAGES_APPENDED, codes.GET_PARTITION_LEADERS,
+        codes.GET_TOPIC_ACK, codes.GET_PARTITION_STATES,
     }
 )
 _LOGIN_CODES = frozenset({codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN})
@@ -117,6 +113,8 @@ class ClientCore:
         self._learning: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.user_id: int | None = None
         self.reconnects = 0
+        #: whether the node answers SEND_MESSAGES_APPENDED (9004); None until the first send
+        self.appended_offered: bool | None = None
 
     # --- lifecycle ---
     @property

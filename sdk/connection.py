@@ -23,7 +23,8 @@ import collections
 import ssl as _ssl
 import struct
 
-from whippet.wire.errors import ConnectionClosed, IggyError
+from whippet.sdk.errors import ConnectionClosed, from_status
+from whippet.wire.errors import IggyError
 from whippet.wire.framing import encode_request
 
 __all__ = ["Connection", "Pipelined"]
@@ -39,7 +40,7 @@ class Pipelined:
     def __init__(self, address: str) -> None:
         self.address = address
         self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
-        self._error: ConnectionClosed | None = None
+        self._error: IggyError | None = None
 
     @property
     def closed(self) -> bool:
@@ -62,7 +63,7 @@ class Pipelined:
         await self._send(frame, future)
         status, body = await future
         if status != 0:
-            raise IggyError.from_code(status)
+            raise from_status(status)
         return body
 
     async def _send(self, frame: bytes | bytearray | memoryview, future: asyncio.Future[tuple[int, bytes]]) -> None:

@@ -8,9 +8,10 @@ from typing import ClassVar
 
 from whippet.wire import codes
 from whippet.wire._codec import Identifier
-from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct
+from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct, counted
 
 __all__ = [
+    "GetPartitionStates",
     "GetStream",
     "GetStreams",
     "CreateStream",
@@ -185,6 +186,21 @@ class GetTopicAck(WireStruct):
     LAYOUT = _TOPIC
     stream_id: Identifier
     topic_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetPartitionStates(WireStruct):
+    """whippet's own command (9005): the live state of a topic's partitions, read on their leaders.
+
+    ``partitions`` lists the partition ids wanted; empty means every partition of the
+    topic. The answer is :class:`whippet.wire.responses.PartitionStates`.
+    """
+
+    CODE: ClassVar[int] = codes.GET_PARTITION_STATES
+    LAYOUT = (*_TOPIC, ("partitions", counted(U32)))
+    stream_id: Identifier
+    topic_id: Identifier
+    partitions: list[int]
 
 
 @dataclass(frozen=True, slots=True)

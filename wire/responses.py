@@ -30,6 +30,11 @@ from whippet.wire._fields import (
 )
 from whippet.wire.errors import InvalidFormat
 from whippet.wire.primitives import decode_permissions, encode_permissions
+from whippet.wire.responses_partitions import (
+    PartitionState,
+    PartitionStates,
+    ReplicaProgress,
+)
 from whippet.wire.responses_system import (
     NO_LEADER,
     NO_USER_ID,
@@ -70,6 +75,9 @@ __all__ = [
     "TopicLeaders",
     "PartitionLeaders",
     "TopicAck",
+    "PartitionState",
+    "PartitionStates",
+    "ReplicaProgress",
     "ConsumerOffsetInfo",
     "PersonalAccessTokenInfo",
     "RawPersonalAccessToken",
