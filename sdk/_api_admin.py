@@ -17,7 +17,7 @@ from whippet.sdk.messages import as_identifier
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
 from whippet.wire._codec import U64_MAX, Identifier
-from whippet.wire.errors import InvalidFormat
+from whippet.wire.errors import InvalidCommand, InvalidFormat
 
 __all__ = ["AdminApi", "Id"]
 
@@ -281,6 +281,16 @@ class AdminApi(ClientCore):
         await self._call(
             rq.DeleteConsumerGroup(stream_id=_ident(stream), topic_id=_ident(topic), group_id=_ident(group))
         )
+
+    async def get_consumer_assignment(self, stream: Id, topic: Id, group: Id) -> rs.ConsumerAssignment | None:
+        """This connection's member id and partitions in ``group`` (whippet's own command 9006);
+        None from a server without it (Iggy 0.8). Raises when the group does not exist."""
+        req = rq.GetConsumerAssignment(stream_id=_ident(stream), topic_id=_ident(topic), group_id=_ident(group))
+        try:
+            body = await self._call(req)
+        except InvalidCommand:
+            return None
+        return rs.ConsumerAssignment.decode(body)
 
     async def join_consumer_group(self, stream: Id, topic: Id, group: Id) -> None:
         """Join; the membership is re-established automatically after a reconnect."""

@@ -22,6 +22,7 @@ import asyncio
 import collections
 import ssl as _ssl
 import struct
+from collections.abc import Callable
 
 from whippet.sdk.errors import ConnectionClosed, from_status
 from whippet.wire.errors import IggyError
@@ -41,6 +42,8 @@ class Pipelined:
         self.address = address
         self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
         self._error: IggyError | None = None
+        #: called once, with the reason, when the connection fails or is closed
+        self.on_lost: Callable[[str], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -83,6 +86,8 @@ class Pipelined:
     def _fail(self, reason: str) -> None:
         if self._error is None:
             self._error = ConnectionClosed(reason)
+            if self.on_lost is not None:
+                self.on_lost(reason)
         while self._pending:
             future = self._pending.popleft()
             if not future.done():

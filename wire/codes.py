@@ -84,3 +84,5 @@ GET_TOPIC_ACK: Final = 9003
 SEND_MESSAGES_APPENDED: Final = 9004
 #: each partition's leader, replicas, in-sync set, high watermark and size, as its leader sees them
 GET_PARTITION_STATES: Final = 9005
+#: the calling session's own membership in a consumer group: member id and partitions
+GET_CONSUMER_ASSIGNMENT: Final = 9006

@@ -11,6 +11,7 @@ from whippet.wire._codec import Identifier
 from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct, counted
 
 __all__ = [
+    "GetConsumerAssignment",
     "GetPartitionStates",
     "GetStream",
     "GetStreams",
@@ -271,6 +272,18 @@ class DeleteConsumerGroup(WireStruct):
 @dataclass(frozen=True, slots=True)
 class JoinConsumerGroup(WireStruct):
     CODE: ClassVar[int] = codes.JOIN_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetConsumerAssignment(WireStruct):
+    """whippet's own command (9006): this session's member id and partitions in a group
+    (``responses.ConsumerAssignment``), so a consumer can say which partitions it gained or lost."""
+
+    CODE: ClassVar[int] = codes.GET_CONSUMER_ASSIGNMENT
     LAYOUT = _GROUP
     stream_id: Identifier
     topic_id: Identifier

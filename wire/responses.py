@@ -31,6 +31,8 @@ from whippet.wire._fields import (
 from whippet.wire.errors import InvalidFormat
 from whippet.wire.primitives import decode_permissions, encode_permissions
 from whippet.wire.responses_partitions import (
+    NO_MEMBER,
+    ConsumerAssignment,
     PartitionState,
     PartitionStates,
     ReplicaProgress,
@@ -75,6 +77,8 @@ __all__ = [
     "TopicLeaders",
     "PartitionLeaders",
     "TopicAck",
+    "NO_MEMBER",
+    "ConsumerAssignment",
     "PartitionState",
     "PartitionStates",
     "ReplicaProgress",

@@ -1,4 +1,7 @@
-"""The answer of GET_PARTITION_STATES (9005, whippet's own command): partitions as their leaders see them.
+"""Answers of whippet's own partition commands: GET_PARTITION_STATES (9005) and
+GET_CONSUMER_ASSIGNMENT (9006).
+
+9005, partitions as their leaders see them.
 
 Cluster metadata says who leads a partition and which nodes hold it; only the
 leader knows which replicas are in sync, how far each follower has fetched, the
@@ -20,6 +23,8 @@ from whippet.wire._fields import NAME8, U8, U32, U64, WireStruct, counted, neste
 from whippet.wire.responses_system import _LEADER
 
 __all__ = [
+    "NO_MEMBER",
+    "ConsumerAssignment",
     "SOURCE_LEADER",
     "SOURCE_METADATA",
     "SOURCE_NO_LEADER",
@@ -116,3 +121,21 @@ class PartitionStates(WireStruct):
     stream_name: str
     topic_name: str
     partitions: list[PartitionState]
+
+
+#: ``ConsumerAssignment.member_id`` when the session is not a member of the group
+NO_MEMBER = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerAssignment(WireStruct):
+    """GET_CONSUMER_ASSIGNMENT (9006): the asking session's member id (NO_MEMBER when it
+    has not joined) and the partitions the group assigned to it, sorted."""
+
+    LAYOUT = (("member_id", U32), ("partitions", counted(U32)))
+    member_id: int
+    partitions: list[int]
+
+    @property
+    def is_member(self) -> bool:
+        return self.member_id != NO_MEMBER

@@ -16,7 +16,7 @@ shipping. Logins, logouts and all reads are local.
 
 Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
 9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``,
-9005 ``GET_PARTITION_STATES``) are whippet's own; a 0.8 server answers them with
+9005 ``GET_PARTITION_STATES``, 9006 ``GET_CONSUMER_ASSIGNMENT``) are whippet's own; a 0.8 server answers them with
 InvalidCommand, which our SDK reads as "not offered".
 """
 
@@ -110,6 +110,7 @@ _SPECS = (
     _spec(rq.SetTopicAck, "topic.ack.set", replicated=True),
     _spec(rq.GetTopicAck, "topic.ack.get"),
     _spec(rq.GetPartitionStates, "partition.states"),
+    _spec(rq.GetConsumerAssignment, "consumer_group.assignment"),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}
