@@ -25,12 +25,21 @@ import os
 import sys
 import traceback
 
-from whippet.cli import _commands_admin  # noqa: F401  (registers the admin commands)
+from whippet.cli import _commands_admin, _commands_cluster  # noqa: F401  (register their commands)
 from whippet.cli._commands import COMMANDS
 from whippet.cli._output import Printer
 from whippet.cli._parser import build_parser
-from whippet.cli.completion import bash_script
+from whippet.cli.completion import SCRIPTS
 from whippet.sdk import Client
+from whippet.sdk.errors import (
+    AlreadyExistsError,
+    AuthError,
+    InvalidRequestError,
+    NotFoundError,
+    RetriableError,
+    TransportError,
+    error_class,
+)
 from whippet.sdk.options import Backoff, Credentials, TlsOptions, parse_address
 from whippet.wire.errors import (
     CannotEstablishConnection,
@@ -40,19 +49,20 @@ from whippet.wire.errors import (
     NotConnected,
 )
 
+_CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected, ClientShutdown)
+_FAMILIES = (AlreadyExistsError, AuthError, InvalidRequestError, NotFoundError, RetriableError, TransportError)
+
 __all__ = ["EXIT_AUTH", "EXIT_CONNECTION", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
-_AUTH_CODES = {40, 41, 42, 43, 44, 47, 53, 54}
-_CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected, ClientShutdown)
-
-
 def exit_code(exc: IggyError) -> int:
-    if isinstance(exc, _CONNECTION_ERRORS):
+    """The exit code of a failure, by its family (``whippet.sdk.errors`` decides the families)."""
+    cls = error_class(exc.status) if type(exc) is IggyError or not isinstance(exc, _FAMILIES) else type(exc)
+    if isinstance(exc, _CONNECTION_ERRORS) or issubclass(cls, TransportError):
         return EXIT_CONNECTION
-    if exc.status in _AUTH_CODES:
+    if issubclass(cls, AuthError):
         return EXIT_AUTH
-    if exc.name.endswith("not_found") or exc.status == 20:
+    if issubclass(cls, NotFoundError):
         return EXIT_NOT_FOUND
     return EXIT_REFUSED
 
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.cmd == "completion":
-        sys.stdout.write(bash_script(parser))
+        sys.stdout.write(SCRIPTS[a.shell](parser))
         return EXIT_OK
     out = Printer("json" if a.output == "json" else a.output, quiet=a.quiet)
     try:
