@@ -24,6 +24,7 @@ import dataclasses
 import os
 import sys
 import traceback
+from typing import Any
 
 from whippet.cli import _commands_admin, _commands_cluster  # noqa: F401  (register their commands)
 from whippet.cli._commands import COMMANDS
@@ -68,7 +69,7 @@ def exit_code(exc: IggyError) -> int:
 
 
 def make_client(a: argparse.Namespace) -> Client:
-    settings: dict[str, object] = {"connect_timeout": a.timeout, "request_timeout": max(30.0, a.timeout)}
+    settings: dict[str, Any] = {"connect_timeout": a.timeout, "request_timeout": max(30.0, a.timeout)}
     # A CLI call should fail fast when nothing answers: a few quick retries, not the SDK's patience.
     backoff = Backoff(initial=0.1, maximum=0.5, retries=2)
     if a.connection_string:

@@ -65,7 +65,7 @@ async def _all_states(c: Client) -> list[PartitionStates]:
 
 def health(metadata: ClusterMetadata, topics: list[PartitionStates]) -> dict[str, Any]:
     """The numbers ``cluster status`` reports (also its JSON)."""
-    problems = []
+    problems: list[dict[str, Any]] = []
     total = 0
     for t in topics:
         for p in t.partitions:
