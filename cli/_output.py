@@ -19,9 +19,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from whippet.sdk.headers import decode_headers
 from whippet.wire.batch import PolledMessage
 from whippet.wire.errors import IggyError
+from whippet.wire.header_values import decode_headers
 
 __all__ = ["Printer", "Progress", "clip", "headers_text", "message_rows", "plain", "timestamp"]
 
