@@ -32,15 +32,7 @@ from whippet.cli._output import Printer
 from whippet.cli._parser import build_parser
 from whippet.cli.completion import SCRIPTS
 from whippet.sdk import Client
-from whippet.sdk.errors import (
-    AlreadyExistsError,
-    AuthError,
-    InvalidRequestError,
-    NotFoundError,
-    RetriableError,
-    TransportError,
-    error_class,
-)
+from whippet.sdk.errors import FAMILIES, AuthError, NotFoundError, TransportError, error_class
 from whippet.sdk.options import Backoff, Credentials, TlsOptions, parse_address
 from whippet.wire.errors import (
     CannotEstablishConnection,
@@ -51,14 +43,14 @@ from whippet.wire.errors import (
 )
 
 _CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected, ClientShutdown)
-_FAMILIES = (AlreadyExistsError, AuthError, InvalidRequestError, NotFoundError, RetriableError, TransportError)
+
 
 __all__ = ["EXIT_AUTH", "EXIT_CONNECTION", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 def exit_code(exc: IggyError) -> int:
     """The exit code of a failure, by its family (``whippet.sdk.errors`` decides the families)."""
-    cls = error_class(exc.status) if type(exc) is IggyError or not isinstance(exc, _FAMILIES) else type(exc)
+    cls = error_class(exc.status) if type(exc) is IggyError or not isinstance(exc, FAMILIES) else type(exc)
     if isinstance(exc, _CONNECTION_ERRORS) or issubclass(cls, TransportError):
         return EXIT_CONNECTION
     if issubclass(cls, AuthError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Self
+from typing import Any, Self
 
 from whippet.sdk._api_data import DataApi
 from whippet.sdk.consumer import ConsumerBuilder, ConsumerConfig
@@ -76,7 +76,7 @@ class Client(DataApi):
             self.on_connection_state(on_connection_state)
 
     @classmethod
-    def from_connection_string(cls, text: str, **settings: object) -> Self:
+    def from_connection_string(cls, text: str, **settings: Any) -> Self:
         """``whippet://user:pass@h1:8090,h2:8090`` (also ``iggy://``, ``iggy+quic://``, ``pat:TOKEN@``)."""
         return cls(options=parse_connection_string(text), **settings)
 

@@ -33,6 +33,7 @@ __all__ = [
     "AUTH_CODES",
     "AlreadyExistsError",
     "AuthError",
+    "FAMILIES",
     "CannotEstablishConnection",
     "ClientShutdown",
     "ConnectionClosed",
@@ -70,6 +71,11 @@ class RetriableError(we.IggyError):
 class TransportError(we.IggyError):
     """No node could be reached, or the connection was lost (the command may or may not have run)."""
 
+
+#: every family, for code that sorts errors by family (the CLI's exit codes)
+FAMILIES: tuple[type[we.IggyError], ...] = (
+    NotFoundError, AlreadyExistsError, AuthError, InvalidRequestError, RetriableError, TransportError,
+)
 
 #: not logged in (40), not allowed (41), bad credentials (42-44), inactive user (47),
 #: bad or expired personal access token (53, 54), missing or bad access token (77, 78)
