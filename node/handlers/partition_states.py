@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from whippet.metadata.permissions import Permissions
 from whippet.node.dispatch import Reply, handler
@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["get_partition_states"]
 
 
-def _local_state(node: Node, key: tuple[int, int, int], part: Partition) -> PartitionState:
-    """This node's view of one partition: complete when it leads it, its replica's otherwise."""
-    state = node.replicas.leaders.get(key)
+def _local_state(node: Node, key: tuple[int, int, int], part: Partition, leaders: dict[Any, Any]) -> PartitionState:
+    """This node's view of one partition: complete when it leads it, its replica's otherwise.
+    ``leaders`` is ``node.replicas.leaders()``, read once per request."""
+    state = leaders.get(key)
     handle = node.partitions.find(*key)
     plog = handle.log if handle is not None else None
     leading = state is not None and part.leader == node.node_id
@@ -107,9 +108,10 @@ async def get_partition_states(node: Node, session: Session, req: rq.GetPartitio
         sid, tid, sname, tname = stream.id, topic.id, stream.name, topic.name
     answered: dict[int, PartitionState] = {}
     remote: dict[int, list[Partition]] = defaultdict(list)
+    leaders = node.replicas.leaders()
     for part in parts:
         if part.leader == node.node_id or part.leader < 0 or session.hops > 0:
-            answered[part.id] = _local_state(node, (sid, tid, part.id), part)
+            answered[part.id] = _local_state(node, (sid, tid, part.id), part, leaders)
         else:
             remote[part.leader].append(part)
     replies = await asyncio.gather(*(_ask_leader(node, session, leader, req, ps) for leader, ps in remote.items()))
