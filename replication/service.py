@@ -207,5 +207,5 @@ class ReplicationService:
         try:
             payload = await self.m.forwarded(request)
         except IggyError as exc:
-            return pb.ForwardResponse(status=exc.status)
+            return pb.ForwardResponse(status=exc.status, not_applied=getattr(exc, "not_applied", False))
         return pb.ForwardResponse(status=0, payload=payload)
