@@ -25,6 +25,7 @@ stop), or the longest replica when no single leader was known.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -85,8 +86,9 @@ def _lid(payload: bytes) -> int | None:
 
 
 def _anomaly(out: list[Anomaly], kind: str, phase: str, partition: int | None, items: list[Any]) -> None:
+    """Every item is kept here; :func:`check` drops repeats of the run phase and trims the examples."""
     if items:
-        out.append(Anomaly(kind, phase, partition, len(items), items[:_EXAMPLES]))
+        out.append(Anomaly(kind, phase, partition, len(items), items))
 
 
 def _phase_events(events: list[Event], phase: str) -> list[Event]:
@@ -253,11 +255,20 @@ def check(events: list[Event], observations: dict[str, Observation], partitions:
             crashes[phase].append({"node": e["node"], "during": e.get("during"), "code": e.get("code"), "t": e["t"]})
     for phase, items in crashes.items():
         _anomaly(out, "crash", phase, None, items)
-    for phase, obs in observations.items():
-        out += check_phase(events, phase, obs, partitions)
+    seen: set[tuple[str, int | None, str]] = set()
+    for phase in ("run", "restart"):
+        if phase not in observations:
+            continue
+        for a in check_phase(events, phase, observations[phase], partitions):
+            # The restart phase re-checks the whole history: report only what is new there.
+            keys = [(a.kind, a.partition, json.dumps(item, sort_keys=True, default=str)) for item in a.examples]
+            new = [item for key, item in zip(keys, a.examples) if key not in seen]
+            seen.update(keys)
+            if new:
+                out.append(Anomaly(a.kind, a.phase, a.partition, len(new), new))
     if "run" in observations and "restart" in observations:
         out += check_restart(observations["run"], observations["restart"], partitions)
-    return out
+    return [Anomaly(a.kind, a.phase, a.partition, a.count, a.examples[:_EXAMPLES]) for a in out]
 
 
 def failover_times(events: list[Event]) -> dict[str, list[float | None]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -53,12 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="write docs/RELIABILITY.md's table from a results directory")
     rep.add_argument("--results", type=Path, default=Path("chaos-results"))
     rep.add_argument("--doc", type=Path, default=Path("docs/RELIABILITY.md"))
+    again = sub.add_parser("check", help="re-run the checker over a failing trial's saved files")
+    again.add_argument("directory", type=Path, help="a trial directory, e.g. chaos-results/seed-7")
     sub.add_parser("cleanup", help=f"remove the {netfilter.CHAIN} iptables chain and its OUTPUT jump")
     args = parser.parse_args(argv)
     if args.command == "cleanup":
         netfilter.cleanup()
         print(f"{netfilter.CHAIN}: nothing left")
         return 0
+    if args.command == "check":
+        from whippet.chaos.trial import recheck
+
+        found = recheck(args.directory)
+        for a in found:
+            print(json.dumps(a.to_json(), default=str))
+        return 1 if found else 0
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "trial":

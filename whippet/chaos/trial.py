@@ -33,13 +33,13 @@ from typing import Any
 
 from whippet.chaos.checker import Anomaly, Observation, check, failover_times
 from whippet.chaos.cluster import ChaosCluster
-from whippet.chaos.history import History
+from whippet.chaos.history import History, load
 from whippet.chaos.nemesis import Nemesis
 from whippet.chaos.schedule import Schedule, generate
 from whippet.chaos.workload import OP_TIMEOUT, Target, Workload
 from whippet.sdk import Client
 
-__all__ = ["TrialResult", "run_trial"]
+__all__ = ["TrialResult", "recheck", "run_trial"]
 
 QUIET_TIMEOUT = 90.0  # generous: a slow shared machine must not look like a lagging replica
 RESTART_WORKLOAD_S = 3.0
@@ -189,6 +189,22 @@ def _save_observations(path: Path, observations: dict[str, Observation]) -> None
             for phase, obs in observations.items()}
     with gzip.open(path, "wt") as f:
         json.dump(data, f)
+
+
+def load_observations(path: Path) -> dict[str, Observation]:
+    with gzip.open(path, "rt") as f:
+        data = json.load(f)
+    return {phase: Observation(
+        logs={int(n): {int(p): [(o, int(i, 16), bytes.fromhex(pl)) for o, i, pl in log] for p, log in logs.items()}
+              for n, logs in d["logs"].items()},
+        leaders={int(p): v for p, v in d["leaders"].items()}) for phase, d in data.items()}
+
+
+def recheck(directory: Path) -> list[Anomaly]:
+    """Run the checker again over a failing trial's saved history and replica logs."""
+    schedule = Schedule.from_json(json.loads((directory / "schedule.json").read_text()))
+    events = load(directory / "history.jsonl")
+    return check(events, load_observations(directory / "observations.json.gz"), schedule.partitions)
 
 
 def _counts(events: list[dict[str, Any]]) -> dict[str, int]:
