@@ -143,10 +143,10 @@ def check_phase(events: list[Event], phase: str, obs: Observation, partitions: i
 
     for node, logs in sorted(obs.logs.items()):
         for p, log in sorted(logs.items()):
-            gaps = [{"node": node, "index": k, "offset": r[0]} for k, r in enumerate(log) if r[0] != k]
-            _anomaly(out, "non-contiguous", phase, p, gaps)
+            holes = [{"node": node, "index": k, "offset": r[0]} for k, r in enumerate(log) if r[0] != k]
+            _anomaly(out, "non-contiguous", phase, p, holes)
     polls = [e for e in events if e.get("op") == "poll" and e["type"] == "ok"]
-    gaps = []
+    gaps: list[Any] = []
     for e in polls:
         offsets = [r[0] for r in e["records"]]
         if offsets and offsets != list(range(e["offset"], e["offset"] + len(offsets))):
@@ -272,26 +272,25 @@ def check(events: list[Event], observations: dict[str, Observation], partitions:
 
 
 def failover_times(events: list[Event]) -> dict[str, list[float | None]]:
-    """Seconds from a fault that hit a partition's leader to the first acknowledged send
-    on that partition invoked after it (None: none before the phase ended).
+    """Seconds from a fault that hit a partition's leader to the first acknowledged send on
+    that partition after it (None: none before the run phase ended).
 
-    ``kill``: a kill -9 with no link cut at the time; ``kill-in-partition``: a kill while
-    links were cut; ``partition``: a cut that left the leader on the minority side.
+    A send in flight when the fault struck counts when it is acknowledged after it: the
+    client's own retry that lands on the new leader is the end of the failover, as an
+    application sees it. ``kill``: a kill -9 with no link cut at the time;
+    ``kill-in-partition``: a kill while links were cut; ``partition``: a cut that left
+    the leader on the minority side.
     """
-    invoked: dict[int, float] = {}
-    acks: dict[int, list[tuple[float, float]]] = defaultdict(list)  # partition -> (invoke t, ok t)
+    acks: dict[int, list[float]] = defaultdict(list)  # partition -> ok times
     for e in events:
-        if e.get("op") == "send" and e.get("phase", "run") == "run":
-            if e["type"] == "invoke":
-                invoked[e["req"]] = e["t"]
-            elif e["type"] == "ok":
-                acks[e["partition"]].append((invoked[e["req"]], e["t"]))
+        if e.get("op") == "send" and e["type"] == "ok" and e.get("phase", "run") == "run":
+            acks[e["partition"]].append(e["t"])
     out: dict[str, list[float | None]] = {"kill": [], "kill-in-partition": [], "partition": []}
     for e in events:
         if e["type"] != "nemesis" or not e.get("leaders_hit"):
             continue
         cause = e["cause"] if e["cause"] != "kill" or not e.get("during_cut") else "kill-in-partition"
         for p in e["leaders_hit"]:
-            after = [ok for inv, ok in acks[p] if inv >= e["t"]]
+            after = [t for t in acks[p] if t > e["t"]]
             out[cause].append(round(min(after) - e["t"], 3) if after else None)
     return out

@@ -13,6 +13,8 @@ opening a log runs never touches what the node will open on its next start.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import re
 import shutil
 import tempfile
@@ -88,6 +90,7 @@ class ChaosCluster:
         self.paused: set[int] = set()
         self.stream_id = 0
         self.topic_id = 0
+        atexit.register(self._at_exit)
 
     @property
     def nodes(self) -> dict[int, NodeProcess]:
@@ -144,14 +147,25 @@ class ChaosCluster:
             codes[i] = n.stop(60)
         return codes
 
-    def start_all(self, timeout: float = 180.0) -> None:
-        """Whole-cluster restart after :meth:`stop` (members must start together)."""
+    def start_all(self, timeout: float = 180.0) -> dict[int, str]:
+        """Whole-cluster restart after :meth:`stop` (members must start together).
+
+        Returns the nodes that exited while starting (node id -> the error), which stay
+        down; the others serve when this returns.
+        """
         for n in self.nodes.values():
             n.spawn()
-        for n in self.nodes.values():
-            n.wait_ready(timeout)
-        self.down.clear()
-        self.cluster.wait_connected(timeout)
+        failed = {}
+        for i, n in self.nodes.items():
+            try:
+                n.wait_ready(timeout)
+                self.down.discard(i)
+            except RuntimeError as exc:
+                failed[i] = str(exc)
+        if not failed:
+            with contextlib.suppress(RuntimeError):
+                self.cluster.wait_connected(timeout)
+        return failed
 
     def close(self) -> None:
         """Stop every node by PID and remove every rule; safe to call twice."""
@@ -159,6 +173,15 @@ class ChaosCluster:
             self.stop()
         finally:
             self.net.remove()
+            atexit.unregister(self._at_exit)
+
+    def _at_exit(self) -> None:
+        """Last resort when the interpreter exits without :meth:`close` (a second SIGINT)."""
+        for n in self.nodes.values():
+            with contextlib.suppress(Exception):
+                n.resume()
+                n.kill()
+        self.net.remove()
 
     # --- reading the nodes' own view ---
     def scrape(self, node: int, timeout: float = 3.0) -> Metrics | None:

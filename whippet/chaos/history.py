@@ -16,6 +16,7 @@ read back; ``None`` when none is stored), ``phase`` (``run`` or ``restart``).
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from pathlib import Path
@@ -38,7 +39,9 @@ class History:
         return time.monotonic() - self.t0
 
     def add(self, type: str, **fields: Any) -> Event:
-        event = {"i": len(self.events), "t": round(self.now(), 6), "type": type, **fields}
+        event: Event = {"i": len(self.events), "t": round(self.now(), 6), "type": type, **fields}
+        if type not in ("invoke", "ok", "fail", "info"):  # wall clock too, to find the node log lines
+            event["wall"] = datetime.datetime.now().strftime("%H:%M:%S,%f")[:-3]
         self.events.append(event)
         if self._file is not None:
             self._file.write(json.dumps(event, separators=(",", ":")) + "\n")

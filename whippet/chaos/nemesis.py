@@ -105,8 +105,9 @@ class Nemesis:
                 await asyncio.to_thread(self.cc.restart, node)
                 self.history.add("nemesis", f="ready", node=node)
             except Exception as exc:  # the node exited while starting: issue 9's class 5
+                proc = self.cc.nodes[node].proc
                 self.history.add("nemesis", f="crash", node=node, during="start",
-                                 code=self.cc.nodes[node].proc.returncode if self.cc.nodes[node].proc else None,
+                                 code=proc.returncode if proc is not None else None,
                                  error=str(exc).splitlines()[0][:200], log=_log_tail(self.cc, node))
                 self.cc.down.add(node)  # restarted again by heal_all, not counted twice by the watcher
 

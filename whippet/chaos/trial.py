@@ -104,7 +104,7 @@ async def _create_topic(cc: ChaosCluster, target: Target) -> None:
 
 def _single_leaders(cc: ChaosCluster, partitions: int) -> dict[int, int | None]:
     claims = cc.leaders()
-    return {p: (claims.get(p) or [None])[0] if len(claims.get(p, [])) == 1 else None for p in range(partitions)}
+    return {p: ls[0] if len(ls := claims.get(p, [])) == 1 else None for p in range(partitions)}
 
 
 async def _phase_end(cc: ChaosCluster, history: History, workload: Workload, phase: str,
@@ -163,7 +163,12 @@ async def _run(schedule: Schedule, cc: ChaosCluster, history: History) -> dict[s
         observations["run"] = await _phase_end(cc, history, run, "run", schedule.partitions)
 
         history.add("phase", phase="restart")
-        await asyncio.to_thread(cc.start_all)
+        failed = await asyncio.to_thread(cc.start_all)
+        for node, error in failed.items():
+            history.add("nemesis", f="crash", node=node, during="restart", error=error.splitlines()[0][:200],
+                        log=cc.nodes[node].read_log().splitlines()[-12:])
+        if failed:
+            await nemesis.heal_all()  # start them again (each failure there is recorded too)
         watching = asyncio.Event()
         watcher = asyncio.get_running_loop().create_task(nemesis.watch(watching))
         again = Workload(history, cc.addresses(), target, phase="restart", client_base=200, seed=schedule.seed + 1,

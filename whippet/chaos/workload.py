@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -52,8 +52,9 @@ def logical_id_of(payload: bytes) -> int | None:
         return None
 
 
-def _lid(client_no: int, seq: int) -> int:
-    return (client_no << 40) | seq
+def _lid(client_no: int, partition: int, seq: int) -> int:
+    """Unique in a trial: client (< 2^16), partition (< 2^8), sequence (< 2^32)."""
+    return (client_no << 40) | (partition << 32) | seq
 
 
 def _error(exc: BaseException) -> str:
@@ -95,8 +96,8 @@ class Workload:
         return Client(self.addresses, username="iggy", password="iggy", connect_timeout=3.0, request_timeout=8.0,
                       failover_timeout=10.0, backoff=Backoff(retries=None, maximum=1.0))
 
-    async def _send_with_retries(self, name: str, sdk: str, partition: int, ids: list[int], send,  # type: ignore[no-untyped-def]
-                                 stop: asyncio.Event) -> None:
+    async def _send_with_retries(self, name: str, sdk: str, partition: int, ids: list[int],
+                                 send: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
         """Send, and after a failure send the same messages again (bounded; none once stopping)."""
         for attempt in range(SEND_ATTEMPTS):
             if attempt and stop.is_set():
@@ -112,59 +113,64 @@ class Workload:
             self.history.complete(req, "ok", "send", name, partition=partition)
             return
 
+    async def _partition_loop(self, name: str, client_no: int, partition: int, sdk: str,
+                              sender: Callable[[int, list[int]], Callable[[], Awaitable[None]]],
+                              stop: asyncio.Event) -> None:
+        """Batches to one partition, one at a time: a partition without a leader holds up
+        only its own loop, so every partition's failover is seen on its own."""
+        seq = 0
+        while not stop.is_set():
+            ids = [_lid(client_no, partition, seq + i + 1) for i in range(self.batch)]
+            seq += self.batch
+            await self._send_with_retries(name, sdk, partition, ids, sender(partition, ids), stop)
+            await asyncio.sleep(0.02)
+
     async def _producer(self, name: str, client_no: int, stop: asyncio.Event) -> None:
+        """Our SDK: one client, a loop per partition (requests pipelined on its connections)."""
         client = self._client()
         t = self.target
-        seq = 0
-        partition = client_no % t.partitions
+
+        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[None]]:
+            messages = [Message(payload_of(i), id=i) for i in ids]
+
+            async def send() -> None:
+                await client.connect()
+                await client.send_messages(t.stream, t.topic, messages, Partitioning.partition_id(p))
+            return send
+
         try:
-            while not stop.is_set():
-                ids = [_lid(client_no, seq + i + 1) for i in range(self.batch)]
-                seq += self.batch
-                partition = (partition + 1) % t.partitions
-                messages = [Message(payload_of(i), id=i) for i in ids]
-
-                async def send(p: int = partition, m: list[Message] = messages) -> None:
-                    await client.connect()
-                    await client.send_messages(t.stream, t.topic, m, Partitioning.partition_id(p))
-
-                await self._send_with_retries(name, "whippet", partition, ids, send, stop)
-                await asyncio.sleep(0.005)
+            await asyncio.gather(*(self._partition_loop(name, client_no, p, "whippet", sender, stop)
+                                   for p in range(t.partitions)))
         finally:
             await _quietly(client.close())
 
     async def _official_producer(self, name: str, client_no: int, stop: asyncio.Event) -> None:
-        """The apache_iggy 0.8 client, which retries nothing: the harness reconnects (to a
-        random node) after any failure and retries the batch itself."""
+        """The apache_iggy 0.8 client, which retries nothing: a client per partition loop; the
+        harness reconnects it (to a random node) after any failure and retries the batch."""
         t = self.target
-        holder: list[IggyClient | None] = [None]
-        seq = 0
-        partition = client_no % t.partitions
+        holders: dict[int, IggyClient | None] = {}
 
-        async def connected() -> IggyClient:
-            client = holder[0]
+        async def connected(p: int) -> IggyClient:
+            client = holders.get(p)
             if client is None:
                 address = self.rng.choice(self.addresses)
                 client = IggyClient.from_connection_string(f"iggy://iggy:iggy@{address}")
                 await asyncio.wait_for(client.connect(), 10)
-                holder[0] = client
+                holders[p] = client
             return client
 
-        while not stop.is_set():
-            ids = [_lid(client_no, seq + i + 1) for i in range(self.batch)]
-            seq += self.batch
-            partition = (partition + 1) % t.partitions
-
-            async def send(p: int = partition, batch: list[int] = ids) -> None:
+        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[None]]:
+            async def send() -> None:
                 try:
-                    client = await connected()
-                    await client.send_messages(t.stream, t.topic, p, [IggySendMessage(payload_of(i)) for i in batch])
+                    client = await connected(p)
+                    await client.send_messages(t.stream, t.topic, p, [IggySendMessage(payload_of(i)) for i in ids])
                 except BaseException:
-                    holder[0] = None
+                    holders[p] = None
                     raise
+            return send
 
-            await self._send_with_retries(name, "iggy", partition, ids, send, stop)
-            await asyncio.sleep(0.01)
+        await asyncio.gather(*(self._partition_loop(name, client_no, p, "iggy", sender, stop)
+                               for p in range(t.partitions)))
 
     async def _consumer(self, name: str, stop: asyncio.Event) -> None:
         client = self._client()
@@ -209,7 +215,7 @@ class Workload:
         self.history.complete(req, "ok", "poll", name, partition=p, offset=start, records=records)
         if not records:
             return
-        last = records[-1][0]
+        last = polled.messages[-1].offset
         req = self.history.invoke("store_offset", name, partition=p, value=last, phase=self.phase)
         try:
             await asyncio.wait_for(_connected(client, client.store_consumer_offset(name, t.stream, t.topic, p, last)),
