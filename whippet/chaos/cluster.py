@@ -138,13 +138,14 @@ class ChaosCluster:
                 out[i] = n.proc.returncode
         return out
 
-    def stop(self) -> dict[int, int | None]:
-        """SIGTERM every node (SIGKILL past a bound): node id -> exit code."""
+    def stop(self, timeout: float = 20.0) -> dict[int, int | None]:
+        """SIGTERM every node, one after another, SIGKILL after ``timeout``: node id -> exit
+        code (None: it had to be killed; recorded, not an anomaly of the checker)."""
         codes = {}
         for i, n in self.nodes.items():
             self.resume(i)
             self.down.add(i)
-            codes[i] = n.stop(60)
+            codes[i] = n.stop(timeout)
         return codes
 
     def start_all(self, timeout: float = 180.0) -> dict[int, str]:
