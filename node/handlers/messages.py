@@ -24,10 +24,10 @@ from whippet.replication.leader import Tail
 from whippet.storage.log import StagedBatchDiscarded
 from whippet.wire import codes
 from whippet.wire import requests as rq
-from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
+from whippet.wire.batch import SendBatch, build_send_payload_from_records, parse_send_messages
 from whippet.wire.errors import NotLeader, PartitionNotFound
 from whippet.wire.primitives import Partitioning, PollingKind
-from whippet.wire.responses import PolledHead
+from whippet.wire.responses import Appended, PolledHead
 
 _ACK_TIMEOUT = 10.0
 #: how long an append waits for parked follower fetches to take its batch before writing
@@ -64,7 +64,22 @@ def _leader(node: Node, key3: tuple[int, int, int]) -> int:
 
 @handler(codes.SEND_MESSAGES)
 async def send_messages(node: Node, session: Session, payload: memoryview) -> Reply:
-    batch = parse_send_messages(payload)
+    await append_batch(node, session, parse_send_messages(payload))
+    return b""
+
+
+@handler(codes.SEND_MESSAGES_APPENDED)
+async def send_messages_appended(node: Node, session: Session, payload: memoryview) -> Reply:
+    return (await append_batch(node, session, parse_send_messages(payload))).encode()
+
+
+async def append_batch(node: Node, session: Session, batch: SendBatch) -> Appended:
+    """Append a validated batch to its partition, here or on the partition's leader.
+
+    The one entry point of every send, whatever the protocol version or transport:
+    it checks the send permission, picks the partition, forwards to the leader when
+    another node leads it, and returns once the topic's ack level holds.
+    """
     with node.meta.lock:
         topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
@@ -72,10 +87,11 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         leader = _leader(node, pkey)
         ack = topic.ack or node.config.cluster_ack  # the topic's level, else this leader's default
     if leader != node.node_id:
-        body = payload if batch.partitioning.kind == 2 else build_send_payload_from_records(
+        body = build_send_payload_from_records(
             batch.stream_id, batch.topic_id, Partitioning.partition_id(pid), batch.records, batch.ends
         )
-        return await forward(node, session, leader, codes.SEND_MESSAGES, body)
+        reply = await forward(node, session, leader, codes.SEND_MESSAGES_APPENDED, body)
+        return Appended.decode(reply)
     handle = node.partitions.get(*pkey)
     records, ends = batch.records, batch.ends
     if (cipher := encryption.for_writing(node)) is not None:
@@ -84,7 +100,7 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         state = node.replicas.writable(pkey)
         staged = handle.log.stage(records, ends, now_us())
         if staged is None:
-            return b""  # every message was a duplicate
+            return Appended(partition_id=pid, first_offset=0, stored=0, duplicates=len(ends))
         tail = Tail(staged.first_offset, staged.records.data, staged.ends)
         await state.publish(tail, _PUBLISH_WAIT)
         try:
@@ -106,7 +122,8 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
     node.metrics.bytes_in.inc(result.size)
     await node.durability.appended(handle.log)
     await state.acknowledged(result.last_offset + 1, ack, _ACK_TIMEOUT)
-    return b""
+    return Appended(partition_id=pid, first_offset=result.first_offset, stored=result.count,
+                    duplicates=len(ends) - result.count)
 
 
 def _start_offset(
