@@ -20,11 +20,12 @@ class Story:
         self.h.now = lambda t=self.t: t  # type: ignore[method-assign]
 
     def send(self, client: str, partition: int, ids: list[int], outcome: str = "ok", sdk: str = "whippet",
-             phase: str = "run") -> None:
+             phase: str = "run", appended: dict[str, int] | None = None) -> None:
         self._tick()
         req = self.h.invoke("send", client, partition=partition, ids=ids, sdk=sdk, attempt=0, phase=phase)
         self._tick()
-        self.h.complete(req, outcome, "send", client, partition=partition)
+        extra = {"appended": appended} if appended else {}
+        self.h.complete(req, outcome, "send", client, partition=partition, **extra)
 
     def poll(self, client: str, partition: int, start: int, records: list[tuple[int, int]]) -> None:
         self._tick()
@@ -105,6 +106,21 @@ def test_message_in_the_wrong_partition_is_misplaced() -> None:
     s = clean()
     o = Observation({n: {0: log(1, 2, 3), 1: [(0, 4, payload_of(4))]} for n in (1, 2, 3)}, {0: 1, 1: 1})
     assert {a.kind for a in check(s.h.events, {"run": o}, 2)} == {"misplaced"}
+
+
+def test_acknowledged_offsets_hold() -> None:
+    s = clean()
+    s.send("p2", 0, [5, 6], appended={"partition": 0, "first": 4, "stored": 2, "duplicates": 0})
+    assert kinds(s, {"run": obs(log(1, 2, 3, 4, 5, 6))}) == set()
+    # The same messages, acknowledged at 4..5, found at 5..6: the acknowledged write was replaced.
+    assert kinds(s, {"run": obs(log(1, 2, 3, 4, 7, 5, 6))}) == {"misplaced", "phantom"}
+
+
+def test_offsets_of_a_partly_deduplicated_retry_are_not_held() -> None:
+    s = clean()
+    s.send("p2", 0, [5, 6], outcome="info")
+    s.send("p2", 0, [5, 6], appended={"partition": 0, "first": 5, "stored": 1, "duplicates": 1})
+    assert kinds(s, {"run": obs(log(1, 2, 3, 4, 5, 6))}) == set()
 
 
 def test_gap_in_a_replica_is_non_contiguous() -> None:

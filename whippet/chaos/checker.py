@@ -4,7 +4,8 @@ It accepts a trial only when, after the heal (phase ``run``) and again after a
 whole-cluster restart (phase ``restart``):
 
 * ``lost``: every acknowledged message is in its partition's final log
-  (``misplaced``: it is, but in another partition);
+  (``misplaced``: it is, but in another partition, or not at the offset the
+  acknowledgement of a SEND_MESSAGES_APPENDED named);
 * ``non-contiguous``: every replica's offsets run 0, 1, 2, ... and every poll
   answers consecutive offsets from the one it asked for;
 * ``duplicate``: no message is stored twice, except a message of the official SDK
@@ -105,6 +106,8 @@ class _Sends:
     sdk: dict[int, str] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     acked: dict[int, float] = field(default_factory=dict)  # lid -> time of its first ok
+    #: (ids, where the node said it stored them) of acknowledged SEND_MESSAGES_APPENDED sends
+    placed: list[tuple[list[int], dict[str, int]]] = field(default_factory=list)
 
 
 def _sends(events: Iterable[Event]) -> _Sends:
@@ -122,6 +125,8 @@ def _sends(events: Iterable[Event]) -> _Sends:
         elif e["type"] == "ok":
             for lid in invokes[e["req"]]["ids"]:
                 s.acked.setdefault(lid, e["t"])
+            if e.get("appended"):
+                s.placed.append((invokes[e["req"]]["ids"], e["appended"]))
     return s
 
 
@@ -164,6 +169,15 @@ def check_phase(events: list[Event], phase: str, obs: Observation, partitions: i
                 misplaced.append({"id": lid, "sent_to": p, "found": found[:3]})
             else:
                 lost[p].append({"id": hex(lid), "acked_at": t})
+    for ids, at in sends.placed:
+        if at["duplicates"] or at["stored"] != len(ids):
+            continue  # a retry partly dropped by deduplication: which ones were stored is not said
+        final = finals.get(at["partition"], [])
+        for k, lid in enumerate(ids):
+            o = at["first"] + k
+            rec = final[o] if o < len(final) else None
+            if (rec is None or _lid(rec[2]) != lid) and lid in where:  # not lost: stored elsewhere
+                misplaced.append({"id": hex(lid), "acked_at": [at["partition"], o], "found": where[lid][:3]})
     for p, items in sorted(lost.items()):
         _anomaly(out, "lost", phase, p, items)
     _anomaly(out, "misplaced", phase, None, misplaced)

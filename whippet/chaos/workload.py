@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,9 +29,11 @@ from apache_iggy import SendMessage as IggySendMessage
 
 from whippet.chaos.history import History
 from whippet.sdk import Client
-from whippet.sdk.messages import Message
+from whippet.sdk.messages import Message, encode_batch
 from whippet.sdk.options import Backoff
+from whippet.wire import codes
 from whippet.wire.primitives import Partitioning, PollingStrategy
+from whippet.wire.responses import Appended
 
 __all__ = ["Target", "Workload", "logical_id_of", "payload_of"]
 
@@ -39,6 +42,7 @@ T = TypeVar("T")
 OP_TIMEOUT = 20.0  # one client call, SDK retries included
 SEND_ATTEMPTS = 4
 _PAD = b"." * 48
+_U32 = struct.Struct("<I")
 
 
 def payload_of(lid: int) -> bytes:
@@ -97,7 +101,7 @@ class Workload:
                       failover_timeout=10.0, backoff=Backoff(retries=None, maximum=1.0))
 
     async def _send_with_retries(self, name: str, sdk: str, partition: int, ids: list[int],
-                                 send: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+                                 send: Callable[[], Awaitable[dict[str, int] | None]], stop: asyncio.Event) -> None:
         """Send, and after a failure send the same messages again (bounded; none once stopping)."""
         for attempt in range(SEND_ATTEMPTS):
             if attempt and stop.is_set():
@@ -105,16 +109,17 @@ class Workload:
             req = self.history.invoke("send", name, partition=partition, ids=ids, sdk=sdk, attempt=attempt,
                                       phase=self.phase)
             try:
-                await asyncio.wait_for(send(), OP_TIMEOUT)
+                appended = await asyncio.wait_for(send(), OP_TIMEOUT)
             except Exception as exc:
                 self.history.complete(req, "info", "send", name, partition=partition, error=_error(exc))
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
-            self.history.complete(req, "ok", "send", name, partition=partition)
+            extra = {"appended": appended} if appended is not None else {}
+            self.history.complete(req, "ok", "send", name, partition=partition, **extra)
             return
 
     async def _partition_loop(self, name: str, client_no: int, partition: int, sdk: str,
-                              sender: Callable[[int, list[int]], Callable[[], Awaitable[None]]],
+                              sender: Callable[[int, list[int]], Callable[[], Awaitable[dict[str, int] | None]]],
                               stop: asyncio.Event) -> None:
         """Batches to one partition, one at a time: a partition without a leader holds up
         only its own loop, so every partition's failover is seen on its own."""
@@ -126,16 +131,32 @@ class Workload:
             await asyncio.sleep(0.02)
 
     async def _producer(self, name: str, client_no: int, stop: asyncio.Event) -> None:
-        """Our SDK: one client, a loop per partition (requests pipelined on its connections)."""
+        """Our SDK: one client, a loop per partition (requests pipelined on its connections).
+
+        Even-numbered producers send with whippet's SEND_MESSAGES_APPENDED (9004), whose
+        answer says at which offsets the batch was stored: the history then holds them
+        and the checker holds the cluster to them. Odd ones use the plain 0.8 send, which
+        the SDK itself retries after a lost connection.
+        """
         client = self._client()
         t = self.target
+        appended = client_no % 2 == 0
 
-        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[None]]:
+        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[dict[str, int] | None]]:
             messages = [Message(payload_of(i), id=i) for i in ids]
 
-            async def send() -> None:
+            async def send() -> dict[str, int] | None:
                 await client.connect()
-                await client.send_messages(t.stream, t.topic, messages, Partitioning.partition_id(p))
+                if not appended:
+                    await client.send_messages(t.stream, t.topic, messages, Partitioning.partition_id(p))
+                    return None
+                frame = encode_batch(messages).frame(t.stream, t.topic, Partitioning.partition_id(p))
+                frame = frame[:4] + _U32.pack(codes.SEND_MESSAGES_APPENDED) + frame[8:]
+                body = await client._invoke(codes.SEND_MESSAGES_APPENDED, b"", frame=frame,
+                                            partition=(t.stream, t.topic, p))
+                a = Appended.decode(body)
+                return {"partition": a.partition_id, "first": a.first_offset, "stored": a.stored,
+                        "duplicates": a.duplicates}
             return send
 
         try:
@@ -159,14 +180,15 @@ class Workload:
                 holders[p] = client
             return client
 
-        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[None]]:
-            async def send() -> None:
+        def sender(p: int, ids: list[int]) -> Callable[[], Awaitable[dict[str, int] | None]]:
+            async def send() -> dict[str, int] | None:
                 try:
                     client = await connected(p)
                     await client.send_messages(t.stream, t.topic, p, [IggySendMessage(payload_of(i)) for i in ids])
                 except BaseException:
                     holders[p] = None
                     raise
+                return None
             return send
 
         await asyncio.gather(*(self._partition_loop(name, client_no, p, "iggy", sender, stop)
