@@ -196,4 +196,4 @@ def generate(seed: int, profile: str = "full") -> Schedule:
         t = round(fault.end + rng.uniform(2.0, 5.0) * scale, 2)  # let the cluster settle between faults
     light = profile == "short"
     return Schedule(seed=seed, nodes=nodes, partitions=partitions, duration=round(t + 1.0, 2), faults=tuple(faults),
-                    producers=1 if light else 2, consumers=1 if light else 2, profile=profile)
+                    consumers=1 if light else 2, profile=profile)

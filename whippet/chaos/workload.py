@@ -6,8 +6,9 @@ Messages carry a *logical id* (unique per message in the trial) in their first 1
 payload bytes, so the checker finds a message whatever id the node stored for it.
 Our SDK also sends the logical id as the message id, the same on every retry, so
 the node's deduplication must store a retried batch once. The official SDK has no
-way to set an id (the node assigns one per attempt): its retries may legitimately
-be stored twice, and the checker allows that many copies, no more.
+way to set an id (the node assigns one per request) and its TCP client sends a
+request once more after reconnecting: each attempt may legitimately be stored twice,
+and the checker allows that many copies, no more.
 
 A failed send is recorded ``info`` (it may still be stored) and retried with the
 same messages, a bounded number of times. A consumer, for each partition in turn,
