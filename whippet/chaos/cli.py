@@ -88,6 +88,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.doc}")
             return 0
     finally:
-        netfilter.cleanup()  # last resort: nothing of the chain survives the command
+        netfilter.cleanup_if_idle()  # last resort, unless another run now uses the chain
     print(f"unknown command {args.command}", file=sys.stderr)
     return 2

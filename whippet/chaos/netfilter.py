@@ -41,6 +41,7 @@ __all__ = [
     "NetfilterError",
     "chain_rules",
     "cleanup",
+    "cleanup_if_idle",
     "ensure_iptables",
     "ensure_users",
     "node_user",
@@ -112,6 +113,22 @@ def cleanup() -> None:
     left = chain_rules()
     if left:
         raise NetfilterError(f"could not remove {CHAIN}: {left}")
+
+
+def cleanup_if_idle() -> bool:
+    """:func:`cleanup` unless another chaos run holds the lock (its chain is in use);
+    True if it cleaned up."""
+    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(LOCK_PATH, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        cleanup()
+        return True
+    finally:
+        os.close(fd)
 
 
 @dataclass
