@@ -137,3 +137,16 @@ def test_nothing_of_the_chain_remains() -> None:
     assert done.returncode == 0, done.stderr
     assert netfilter.chain_rules() == []
     net.remove()
+
+
+def test_last_resort_cleanup_spares_a_chain_in_use() -> None:
+    users = netfilter.ensure_users([1, 2])
+    net = netfilter.Netfilter.for_users(users, {1: [free_port()], 2: [free_port()]})
+    net.install()  # holds the machine-wide lock, as a running trial does
+    try:
+        held = subprocess.run([sys.executable, "-c", "from whippet.chaos import netfilter as n; "
+                               "print(n.cleanup_if_idle())"], capture_output=True, text=True, timeout=60)
+        assert held.stdout.strip() == "False" and netfilter.chain_rules() != []
+    finally:
+        net.remove()
+    assert netfilter.cleanup_if_idle() is True and netfilter.chain_rules() == []
