@@ -21,8 +21,8 @@ install: $(VENV)/.test.installed
 run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
-# Static checks first (seconds), then the suite.
-test: $(VENV)/.test.installed
+# Static checks first (seconds), then the suite: a type or lint error fails `make test` (and CI).
+test: $(VENV)/.test.installed check
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 check: type lint
@@ -66,7 +66,7 @@ proto: $(VENV)/.test.installed
 CERTS ?= ./certs
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
+	$(BIN)/python -m whippet.node.certs --out $(CERTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

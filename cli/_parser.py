@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from whippet.cli import _values
-from whippet.metadata.model import ACK_LEVELS
+from whippet.wire.ack import ACK_LEVELS
 
 __all__ = ["ENV_PREFIX", "build_parser"]
 

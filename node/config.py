@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from whippet.wire.ack import ACK_LEVELS
+
 __all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
 
 FSYNC_MODES = ("always", "interval", "never")
@@ -153,8 +155,8 @@ class NodeConfig:
         members = self.cluster_members()
         if members and self.node_id not in members:
             raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
-        if self.cluster_ack not in ("leader", "quorum", "all"):
-            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be leader, quorum or all")
+        if self.cluster_ack not in ACK_LEVELS:
+            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be one of {', '.join(ACK_LEVELS)}")
         from whippet.node import encryption
 
         encryption.check_config(self)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from whippet.metadata.model import ACK_LEVELS
-from whippet.metadata.permissions import Permissions
 from whippet.sdk._core import ClientCore
 from whippet.sdk.messages import as_identifier
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
 from whippet.wire._codec import U64_MAX, Identifier
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import InvalidFormat
+from whippet.wire.permissions import Permissions
 
 __all__ = ["AdminApi", "Id"]
 

@@ -26,7 +26,7 @@ Failure rules, in one place (:meth:`ClientCore._invoke`):
   reconnect only if it is safe to repeat (reads, polls, offsets, logins, and
   sends, whose message ids make a repeat detectable); other commands raise
   :class:`ConnectionClosed` after the reconnect so the caller decides;
-* a not-leader answer, or any error class marked ``retriable`` (a failover in
+* an answer whose error class is marked ``retriable`` (not leader, or a failover in
   progress: the request was not applied), drops the routing entry, refreshes the
   cluster view and retries with backoff for up to ``failover_timeout`` seconds;
 * reconnecting walks the shuffled node pool with bounded exponential backoff and
@@ -60,35 +60,25 @@ from whippet.wire.errors import (
 )
 from whippet.wire.framing import encode_request
 from whippet.wire.responses import ClusterMetadata, IdentityInfo, PartitionLeaders
+from whippet.wire.table import COMMAND_TABLE
 
-__all__ = ["ClientCore", "is_not_leader"]
+__all__ = ["ClientCore"]
 
 log = logging.getLogger("whippet.sdk")
 
-# Safe to repeat after a connection died with the request in flight.
-_REPEATABLE = frozenset(
-    {
-        codes.PING, codes.GET_STATS, codes.GET_CLUSTER_METADATA, codes.GET_ME, codes.GET_CLIENT,
-        codes.GET_CLIENTS, codes.GET_USER, codes.GET_USERS, codes.LOGIN_USER,
-        codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN, codes.GET_PERSONAL_ACCESS_TOKENS,
-        codes.POLL_MESSAGES, codes.SEND_MESSAGES, codes.FLUSH_UNSAVED_BUFFER,
-        codes.GET_CONSUMER_OFFSET, codes.STORE_CONSUMER_OFFSET, codes.GET_STREAM, codes.GET_STREAMS,
-        codes.GET_TOPIC, codes.GET_TOPICS, codes.GET_CONSUMER_GROUP, codes.GET_CONSUMER_GROUPS,
-        codes.JOIN_CONSUMER_GROUP,
-    }
-)
-_LOGIN_CODES = frozenset({codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN})
 # How long a leader address that failed is skipped (its partitions go home meanwhile).
 _DOWN_S = 2.0
 
 
-def is_not_leader(exc: IggyError) -> bool:
-    """A "this node does not lead that partition" answer from the cluster edition.
+def _repeatable(code: int) -> bool:
+    """Safe to send again after a connection died with it in flight (``wire.table``)."""
+    spec = COMMAND_TABLE.get(code)
+    return spec is not None and spec.repeatable
 
-    Matched by name (``not_leader``/``..._not_leader``) or a class attribute
-    ``not_leader = True``, so the SDK needs no change when the code is defined.
-    """
-    return bool(getattr(type(exc), "not_leader", False)) or exc.name.endswith("not_leader")
+
+def _is_login(code: int) -> bool:
+    spec = COMMAND_TABLE.get(code)
+    return spec is not None and spec.login
 
 
 @dataclass(eq=False)
@@ -376,10 +366,10 @@ class ClientCore:
                     raise
                 if link is not self._home:  # a partition leader died: go home, which forwards
                     await self._drop_leader(link)
-                    if code not in _REPEATABLE:
+                    if not _repeatable(code):
                         raise
                     continue
-                if code not in _REPEATABLE:
+                if not _repeatable(code):
                     await self._revive(link, generation)
                     raise
                 await self._revive(link, generation)
@@ -390,7 +380,7 @@ class ClientCore:
                 raise ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc
             except IggyError as exc:
                 # Not-leader and retriable answers were not applied: wait out the failover.
-                if self._closed or not (is_not_leader(exc) or type(exc).retriable):
+                if self._closed or not exc.retriable:
                     raise
                 now = asyncio.get_running_loop().time()
                 if failover_deadline is None:
@@ -435,7 +425,7 @@ class ClientCore:
 
     async def _call(self, request: Any, *, partition: tuple[object, object, int | None] | None = None) -> bytes:
         body = await self._invoke(request.CODE, request.encode(), partition=partition)
-        if request.CODE in _LOGIN_CODES:
+        if _is_login(request.CODE):
             self._login = request
         elif request.CODE == codes.LOGOUT_USER:
             self._login = None

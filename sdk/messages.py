@@ -86,7 +86,7 @@ class EncodedBatch:
         index = np.zeros(self.count, dtype=INDEX_DTYPE)
         index["position"] = self.ends
         m = meta.getvalue()
-        return [_U32.pack(len(m)), m, memoryview(index).cast("B"), self.records]
+        return [_U32.pack(len(m)), m, index.data.cast("B"), self.records]
 
     def frame(self, stream: Identifier | int | str, topic: Identifier | int | str, partitioning: Partitioning) -> bytes:
         """A complete SendMessages request frame (length, code, payload), in one buffer."""
@@ -167,9 +167,9 @@ def encode_batch(
         area[:, :64] = head_bytes
         if size0:
             area[:, 64:] = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(n, size0)
-        records = memoryview(area).cast("B")
+        records = area.data.cast("B")
     else:
-        hv = memoryview(hdr).cast("B")
+        hv = hdr.data.cast("B")
         parts: list[bytes | memoryview] = []
         if headers is None:
             for i, p in enumerate(payloads):

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import ssl
 import struct
-from typing import Self
+from typing import Self, cast
 
 from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
@@ -78,7 +78,8 @@ class QuicConnection:
         except (TimeoutError, ConnectionError, OSError) as exc:
             await stack.aclose()
             raise ConnectionClosed(f"QUIC connection to {host}:{port} failed: {exc!r}") from exc
-        return cls(stack, protocol, f"{host}:{port}")
+        # connect() is typed as yielding the base protocol; create_protocol makes it ours.
+        return cls(stack, cast(_ClientProtocol, protocol), f"{host}:{port}")
 
     async def request(self, code: int, payload: bytes = b"") -> bytes:
         """Send one command on a new stream; return the OK payload or raise the server's IggyError."""

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Self, TypeVar
 
-from whippet.metadata.permissions import Permissions
 from whippet.wire._codec import Reader, Writer
 from whippet.wire._fields import (
     NAME8,
@@ -29,6 +28,7 @@ from whippet.wire._fields import (
     counted,
 )
 from whippet.wire.errors import InvalidFormat
+from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import decode_permissions, encode_permissions
 from whippet.wire.responses_system import (
     NO_LEADER,

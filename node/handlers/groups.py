@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_read_topic
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import allowed_topic, key
+from whippet.node.handlers._common import GroupRequest, TopicRequest, allowed_topic, key
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import ConsumerGroupIdNotFound, StreamIdNotFound, TopicIdNotFound
@@ -41,8 +41,8 @@ def group_details(topic: Topic, group: ConsumerGroup) -> bytes:
     return ConsumerGroupDetails(group=group_info(topic, group), members=members).encode()
 
 
-def _topic(node: Node, session: Session, req: object) -> Topic:
-    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_read_topic)  # type: ignore[attr-defined]
+def _topic(node: Node, session: Session, req: TopicRequest) -> Topic:
+    return allowed_topic(node, session, req.stream_id, req.topic_id, can_read_topic)
 
 
 @handler(codes.GET_CONSUMER_GROUP)
@@ -78,10 +78,10 @@ async def create_consumer_group(node: Node, session: Session, req: rq.CreateCons
         return group_details(topic, node.meta.machine.group(topic.stream_id, topic.id, group_id))
 
 
-def _resolve(node: Node, session: Session, req: object) -> tuple[int, int, int]:
+def _resolve(node: Node, session: Session, req: GroupRequest) -> tuple[int, int, int]:
     with node.meta.lock:
         topic = _topic(node, session, req)
-        group = node.meta.machine.group(topic.stream_id, topic.id, key(req.group_id))  # type: ignore[attr-defined]
+        group = node.meta.machine.group(topic.stream_id, topic.id, key(req.group_id))
         return topic.stream_id, topic.id, group.id
 
 

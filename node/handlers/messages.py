@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING
 import xxhash
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_poll, can_send
 from whippet.node import encryption
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.routing import forward
-from whippet.replication.leader import Tail
-from whippet.storage.log import StagedBatchDiscarded
+from whippet.storage.model import AppendResult
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import SendBatch, build_send_payload_from_records, parse_send_messages
@@ -29,11 +28,9 @@ from whippet.wire.errors import NotLeader, PartitionNotFound
 from whippet.wire.primitives import Partitioning, PollingKind
 from whippet.wire.responses import Appended, PolledHead
 
-_ACK_TIMEOUT = 10.0
-#: how long an append waits for parked follower fetches to take its batch before writing
-_PUBLISH_WAIT = 0.005
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from whippet.metadata.model import Topic
     from whippet.node.server import Node
     from whippet.node.session import Session
@@ -81,7 +78,7 @@ async def append_batch(node: Node, session: Session, batch: SendBatch) -> Append
     another node leads it, and returns once the topic's ack level holds.
     """
     with node.meta.lock:
-        topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
+        topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, can_send)
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
         pkey = (topic.stream_id, topic.id, pid)
         leader = _leader(node, pkey)
@@ -92,38 +89,21 @@ async def append_batch(node: Node, session: Session, batch: SendBatch) -> Append
         )
         reply = await forward(node, session, leader, codes.SEND_MESSAGES_APPENDED, body)
         return Appended.decode(reply)
-    handle = node.partitions.get(*pkey)
-    records, ends = batch.records, batch.ends
+    part = node.replicas.partitions.get(pkey)
+    if part is None:
+        raise NotLeader("this node does not hold the partition (yet)")
+    records: memoryview | bytearray = batch.records
+    ends: np.ndarray = batch.ends  # encryption rewrites both
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
-    async with handle.append_lock:
-        state = node.replicas.writable(pkey)
-        staged = handle.log.stage(records, ends, now_us())
-        if staged is None:
-            return Appended(partition_id=pid, first_offset=0, stored=0, duplicates=len(ends))
-        tail = Tail(staged.first_offset, staged.records.data, staged.ends)
-        await state.publish(tail, _PUBLISH_WAIT)
-        try:
-            result = handle.log.commit(staged)
-        except StagedBatchDiscarded:
-            # The log was cut, purged or closed while the batch was being handed out:
-            # it was not written; the client may send it again (to the new leader).
-            state.unpublish()
-            raise NotLeader("the partition changed while the batch was being appended; retry") from None
-        except BaseException:
-            state.unpublish()
-            if node.replicas.leaders.get(pkey) is state:
-                # Followers may hold the batch this node failed to write: this node's
-                # log must not get other records at those offsets in the same epoch.
-                node.replicas.step_down(pkey)
-            raise
-        state.appended(handle.log.next_offset, tail)
-    node.metrics.messages_in.inc(result.count)
-    node.metrics.bytes_in.inc(result.size)
-    await node.durability.appended(handle.log)
-    await state.acknowledged(result.last_offset + 1, ack, _ACK_TIMEOUT)
-    return Appended(partition_id=pid, first_offset=result.first_offset, stored=result.count,
-                    duplicates=len(ends) - result.count)
+
+    def written(result: AppendResult) -> None:
+        node.metrics.messages_in.inc(result.count)
+        node.metrics.bytes_in.inc(result.size)
+
+    result = await part.append(records, ends, ack, now_us(), on_written=written)
+    return Appended(partition_id=pid, first_offset=result.first_offset if result.count else 0,
+                    stored=result.count, duplicates=len(ends) - result.count)
 
 
 def _start_offset(
@@ -150,7 +130,7 @@ def _start_offset(
 @handler(codes.POLL_MESSAGES)
 async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
         if who.partition_id is None:
             return PolledHead(partition_id=0, current_offset=0, count=0).encode()
@@ -163,7 +143,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         return await forward(node, session, leader, codes.POLL_MESSAGES, pinned.encode())
     handle = node.partitions.get(*pkey)
     plog = handle.log
-    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
+    visible_end = min(node.replicas.visible_end(pkey), plog.next_offset)
     start = None if req.count == 0 else _start_offset(
         plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
     )
@@ -173,7 +153,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     read = plog.read(start, min(req.count, visible_end - start))
     if read.count == 0:
         return head.encode()
-    data = read.data
+    data: bytes | bytearray = read.data
     if (cipher := encryption.for_reading(node)) is not None:
         data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
@@ -192,7 +172,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
 @handler(codes.FLUSH_UNSAVED_BUFFER)
 async def flush_unsaved_buffer(node: Node, session: Session, req: rq.FlushUnsavedBuffer) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_send)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_send)
         leader = _leader(node, (topic.stream_id, topic.id, req.partition_id))
     if leader != node.node_id:
         return await forward(node, session, leader, codes.FLUSH_UNSAVED_BUFFER, req.encode())

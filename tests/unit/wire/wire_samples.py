@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from whippet.metadata.permissions import (
+from whippet.wire import requests as rq
+from whippet.wire import responses as rs
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire import requests as rq
-from whippet.wire import responses as rs
 from whippet.wire.primitives import Consumer, Identifier, PollingStrategy
 
 S = Identifier(7)
