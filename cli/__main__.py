@@ -25,12 +25,13 @@ import os
 import sys
 import traceback
 
-from whippet.cli import _commands_admin  # noqa: F401  (registers the admin commands)
+from whippet.cli import _commands_admin, _commands_cluster  # noqa: F401  (register their commands)
 from whippet.cli._commands import COMMANDS
 from whippet.cli._output import Printer
 from whippet.cli._parser import build_parser
-from whippet.cli.completion import bash_script
+from whippet.cli.completion import SCRIPTS
 from whippet.sdk import Client
+from whippet.sdk.errors import FAMILIES, AuthError, NotFoundError, TransportError, error_class
 from whippet.sdk.options import (
     Backoff,
     ClientSettings,
@@ -54,11 +55,13 @@ _CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected,
 
 
 def exit_code(exc: IggyError) -> int:
-    if isinstance(exc, _CONNECTION_ERRORS):
+    """The exit code of a failure, by its family (``whippet.sdk.errors`` decides the families)."""
+    cls = error_class(exc.status) if type(exc) is IggyError or not isinstance(exc, FAMILIES) else type(exc)
+    if isinstance(exc, _CONNECTION_ERRORS) or issubclass(cls, TransportError):
         return EXIT_CONNECTION
-    if exc.unauthenticated or exc.forbidden or exc.login_refused:
+    if issubclass(cls, AuthError):
         return EXIT_AUTH
-    if exc.name.endswith("not_found"):  # any *_not_found, also from an Iggy server's wider table
+    if issubclass(cls, NotFoundError):
         return EXIT_NOT_FOUND
     return EXIT_REFUSED
 
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.cmd == "completion":
-        sys.stdout.write(bash_script(parser))
+        sys.stdout.write(SCRIPTS[a.shell](parser))
         return EXIT_OK
     out = Printer("json" if a.output == "json" else a.output, quiet=a.quiet)
     try:

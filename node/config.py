@@ -20,6 +20,7 @@ from whippet.wire.ack import ACK_LEVELS
 __all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
 
 FSYNC_MODES = ("always", "interval", "never")
+CONSOLE_MODES = ("off", "read-only", "read-write")
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,8 @@ class NodeConfig:
     http_jwt_secret: str = ""
     http_jwt_expiry_s: int = 3600
     http_max_request_size: int = 2 * 1024 * 1024
+    # [http] console: the web console at /console/ ("off", "read-only" or "read-write")
+    http_console: str = "read-only"
     # [encryption]: AES-256-GCM of message payloads and user headers at rest
     encryption_enabled: bool = False
     encryption_key: str = ""
@@ -155,6 +158,8 @@ class NodeConfig:
         members = self.cluster_members()
         if members and self.node_id not in members:
             raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
+        if self.http_console not in CONSOLE_MODES:
+            raise ConfigError(f"http_console={self.http_console!r}: must be one of {', '.join(CONSOLE_MODES)}")
         if self.cluster_ack not in ACK_LEVELS:
             raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be one of {', '.join(ACK_LEVELS)}")
         from whippet.node import encryption

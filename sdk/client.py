@@ -31,6 +31,7 @@ from whippet.sdk.options import (
     parse_connection_string,
 )
 from whippet.sdk.producer import ProducerBuilder
+from whippet.sdk.state import StateCallback
 
 __all__ = ["Client"]
 
@@ -47,6 +48,7 @@ class Client(DataApi):
         tls: TlsOptions | None = None,
         backoff: Backoff | None = None,
         options: ClientOptions | None = None,
+        on_connection_state: StateCallback | None = None,
         **settings: Unpack[ClientSettings],
     ) -> None:
         """``nodes`` are seeds: any one that answers is enough, the rest are found via cluster metadata.
@@ -54,6 +56,8 @@ class Client(DataApi):
         ``settings`` are further :class:`ClientOptions` fields (``connect_timeout``,
         ``request_timeout``, ``heartbeat_interval``, ``request_retries``, ``discover``,
         ``routing_refresh_interval``). ``transport`` is ``"tcp"``, ``"quic"`` or ``"ws"``.
+        ``on_connection_state`` is called with a :class:`~whippet.sdk.state.ConnectionEvent`
+        on every connection change (connected, disconnected, reconnected, closed).
         """
         if options is None:
             seeds = [nodes] if isinstance(nodes, str) else list(nodes)
@@ -69,6 +73,8 @@ class Client(DataApi):
         if settings:
             options = replace(options, **settings)
         super().__init__(options)
+        if on_connection_state is not None:
+            self.on_connection_state(on_connection_state)
 
     @classmethod
     def from_connection_string(

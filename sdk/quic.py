@@ -23,7 +23,7 @@ from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
 
-from whippet.wire.errors import ConnectionClosed, IggyError
+from whippet.sdk.errors import ConnectionClosed, from_status
 from whippet.wire.framing import encode_request
 
 __all__ = ["QuicConnection"]
@@ -103,7 +103,7 @@ class QuicConnection:
             raise ConnectionClosed(f"QUIC stream from {self.address} ended after {len(data)} bytes")
         status, length = _RESPONSE_HEAD.unpack_from(data)
         if status != 0:
-            raise IggyError.from_code(status)
+            raise from_status(status)
         if len(data) != _RESPONSE_HEAD.size + length:
             raise ConnectionClosed(f"QUIC response from {self.address}: length {length}, got {len(data) - 8}")
         return data[_RESPONSE_HEAD.size :]

@@ -23,7 +23,8 @@ consumer offsets are not: they belong to the partition leader and travel by log
 shipping. Logins, logouts and all reads are local.
 
 Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
-9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``) are whippet's own; a 0.8 server answers them with
+9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``,
+9005 ``GET_PARTITION_STATES``, 9006 ``GET_CONSUMER_ASSIGNMENT``) are whippet's own; a 0.8 server answers them with
 InvalidCommand, which our SDK reads as "not offered".
 """
 
@@ -88,7 +89,8 @@ _SPECS = (
     # Messages
     _spec(rq.PollMessages, "message.poll", repeat=True),
     CommandSpec(codes.SEND_MESSAGES, "message.send", None, needs_auth=True, replicated=False, repeatable=True),
-    CommandSpec(codes.SEND_MESSAGES_APPENDED, "message.send_appended", None, needs_auth=True, replicated=False),
+    CommandSpec(codes.SEND_MESSAGES_APPENDED, "message.send_appended", None, needs_auth=True, replicated=False,
+                repeatable=True),
     _spec(rq.FlushUnsavedBuffer, "message.flush_unsaved_buffer", repeat=True),
     # Consumer offsets
     _spec(rq.GetConsumerOffset, "consumer_offset.get", repeat=True),
@@ -121,9 +123,11 @@ _SPECS = (
     _spec(rq.LeaveConsumerGroup, "consumer_group.leave", replicated=True),
     # whippet's own (outside 0.8's table): partition leadership for client routing,
     # a topic's producer ack level
-    _spec(rq.GetPartitionLeaders, "cluster.partition_leaders"),
+    _spec(rq.GetPartitionLeaders, "cluster.partition_leaders", repeat=True),
     _spec(rq.SetTopicAck, "topic.ack.set", replicated=True),
-    _spec(rq.GetTopicAck, "topic.ack.get"),
+    _spec(rq.GetTopicAck, "topic.ack.get", repeat=True),
+    _spec(rq.GetPartitionStates, "partition.states", repeat=True),
+    _spec(rq.GetConsumerAssignment, "consumer_group.assignment", repeat=True),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}

@@ -13,6 +13,8 @@ from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import ConsumerGroupIdNotFound, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import (
+    NO_MEMBER,
+    ConsumerAssignment,
     ConsumerGroupDetails,
     ConsumerGroupInfo,
     ConsumerGroupMember,
@@ -54,6 +56,19 @@ async def get_consumer_group(node: Node, session: Session, req: rq.GetConsumerGr
         except _MISSING:
             return b""
         return group_details(topic, group)
+
+
+@handler(codes.GET_CONSUMER_ASSIGNMENT)
+async def get_consumer_assignment(node: Node, session: Session, req: rq.GetConsumerAssignment) -> Reply:
+    """whippet's own (9006): this session's member id and partitions (the group must exist)."""
+    with node.meta.lock:
+        topic = _topic(node, session, req)
+        member = node.meta.machine.member(
+            topic.stream_id, topic.id, key(req.group_id), session.node_id, session.client_id
+        )
+        if member is None:
+            return ConsumerAssignment(member_id=NO_MEMBER, partitions=[]).encode()
+        return ConsumerAssignment(member_id=member.id, partitions=sorted(member.partitions)).encode()
 
 
 @handler(codes.GET_CONSUMER_GROUPS)
