@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test check type lint bench lock clean proto cluster
+.PHONY: install run test check type lint bench lock clean proto cluster chaos
 .PRECIOUS: $(VENV)/.%.installed
 
 # One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
@@ -54,6 +54,17 @@ bench: $(VENV)/.bench.installed
 	$(BIN)/whippet-bench-transports --out bench-results
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
+
+# The Jepsen-style fault suite (docs/RELIABILITY.md): TRIALS seeded trials, even seeds on 3 nodes and
+# odd seeds on 5, one at a time, then the results table of docs/RELIABILITY.md. Root only: every node
+# runs as its own Unix user and partitions are iptables rules (installed when missing, removed on exit).
+# Replay one seed with `.venv/bin/python -m whippet.chaos trial --seed N`.
+TRIALS ?= 200
+FIRST_SEED ?= 1
+CHAOS_RESULTS ?= chaos-results
+chaos: $(VENV)/.test.installed
+	nice -n 10 $(BIN)/python -m whippet.chaos run --trials $(TRIALS) --first-seed $(FIRST_SEED) \
+		--results $(CHAOS_RESULTS) --keep-data
 
 # Regenerate the gRPC code from proto/ (committed; tests/unit/replication checks it is fresh).
 proto: $(VENV)/.test.installed

@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #:   bench starts real node processes by command line, as the tests do; it never
 #:   imports server code, so `pip install whippet` stays client-only);
 #: - ``procs`` starts node processes by command line and imports nothing;
-#: - ``devtools`` (this graph) reads source files and imports nothing.
+#: - ``devtools`` (this graph) reads source files and imports nothing;
+#: - ``chaos`` (the fault suite) is a client of a real cluster: it starts nodes through
+#:   ``procs``, talks to them with the SDK and the codec, and reads the replicas' logs
+#:   from their data dirs with ``storage`` once they are stopped; no server code runs in it.
 LAYERS: dict[str, set[str]] = {
     "whippet": set(),
     "wire": set(),
@@ -39,6 +42,7 @@ LAYERS: dict[str, set[str]] = {
     "cli": {"sdk", "wire", "procs", "whippet"},
     "procs": set(),
     "devtools": set(),
+    "chaos": {"procs", "sdk", "wire", "storage"},
 }
 
 #: Known upward imports (importing module, imported module). Empty since replication
