@@ -88,6 +88,7 @@ class ReplicaManager:
         self.last_seen: dict[int, float] = {}
         #: partitions each peer reported it leads without a quorum (from its last ping answer)
         self.peer_leaderless: dict[int, set[Key]] = {}
+        self._epoch_requests: set[Key] = set()
         self.bound_port = 0
         self._started = time.monotonic()
         self.leader_changes = 0
@@ -128,7 +129,7 @@ class ReplicaManager:
             handle = self.logs.ensure(*key)
             epochs = EpochCache(Path(handle.log.directory) / "epochs")
             part = ReplicatedPartition(key, handle.log, handle.append_lock, epochs, self.node_id, self.durability)
-            part.on_write_failed = self._write_failed
+            part.on_new_epoch_needed = self._new_epoch_needed
             self.partitions[key] = part
         return part
 
@@ -192,24 +193,36 @@ class ReplicaManager:
         """Partitions led here that cannot serve: no quorum fetched within the lease."""
         return [k for k, s in self.leaders().items() if not s.fenced and not s.has_lease()]
 
-    # --- a failed leader write ---------------------------------------------------------------
-    def _write_failed(self, part: ReplicatedPartition, state: LeaderState) -> None:
-        """Followers may hold the batch this leader could not write: lead on under a new epoch,
-        so every follower cuts the records this node does not have before it follows again."""
-        asyncio.get_running_loop().create_task(self._new_epoch(part, state), name=f"new-epoch-{part.key}")
+    # --- an epoch this node must not lead ------------------------------------------------------
+    def _new_epoch_needed(self, part: ReplicatedPartition, epoch: int) -> None:
+        """Lead on under a new epoch: after a write that failed once followers may have taken
+        the batch, or instead of leading again an epoch led before a restart. Every follower
+        then cuts the records this node does not have before it follows again."""
+        if part.key in self._epoch_requests:
+            return
+        self._epoch_requests.add(part.key)
+        asyncio.get_running_loop().create_task(self._new_epoch(part, epoch), name=f"new-epoch-{part.key}")
 
-    async def _new_epoch(self, part: ReplicatedPartition, state: LeaderState) -> None:
+    async def _new_epoch(self, part: ReplicatedPartition, epoch: int) -> None:
         key = part.key
-        while part.leader_state is state:
-            try:
-                await self.meta.propose(mc.ChangePartitionLeader(
-                    stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
-                    expected_epoch=state.epoch,
-                ))
-                return
-            except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
-                log.warning("partition %s: new epoch after a failed write not committed yet: %s", key, exc)
-                await asyncio.sleep(_NEW_EPOCH_RETRY)
+        try:
+            while True:
+                with self.meta.lock:
+                    p = self.meta.machine.partition(*key)
+                    current = (p.leader, p.epoch)
+                if current != (self.node_id, epoch):
+                    return  # the metadata moved on (a new epoch, or another leader)
+                try:
+                    await self.meta.propose(mc.ChangePartitionLeader(
+                        stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
+                        expected_epoch=epoch,
+                    ))
+                    return
+                except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
+                    log.warning("partition %s: new epoch after %d not committed yet: %s", key, epoch, exc)
+                    await asyncio.sleep(_NEW_EPOCH_RETRY)
+        finally:
+            self._epoch_requests.discard(key)
 
     # --- moving leadership between live nodes -------------------------------------------------
     async def hand_over(self, key: Key, target: int, timeout: float = 5.0) -> bool:

@@ -80,8 +80,9 @@ class ReplicatedPartition:
         self.durability = durability
         self.role: LeaderState | Following | None = None
         self.generation = 0
-        #: called (once per failed epoch) when a leader's write failed after publishing
-        self.on_write_failed: Callable[[ReplicatedPartition, LeaderState], None] | None = None
+        #: called with the epoch this replica must not lead (any more): a write failed after
+        #: publishing, or it would lead again an epoch it led before a restart
+        self.on_new_epoch_needed: Callable[[ReplicatedPartition, int], None] | None = None
 
     # --- roles ------------------------------------------------------------------------
     @property
@@ -107,6 +108,16 @@ class ReplicatedPartition:
         if epoch < self.epochs.promised:
             log.info("partition %s: not leading epoch %d, promised %d", self.key, epoch, self.epochs.promised)
             self.stop_role()
+            return None
+        last = self.epochs.last_epoch
+        if last is not None and epoch <= last:
+            # This replica led (or followed) this epoch before: after a restart its followers
+            # may hold a batch it published but never wrote. An epoch is led once, so the
+            # node asks for a new one (every follower then cuts what it does not have).
+            self.stop_role()
+            log.info("partition %s: epoch %d was led here before; asking for a new one", self.key, epoch)
+            if self.on_new_epoch_needed is not None:
+                self.on_new_epoch_needed(self, epoch)
             return None
         known_hw = self.high_watermark
         self.stop_role()
@@ -226,8 +237,8 @@ class ReplicatedPartition:
                         # Followers may hold the batch this node failed to write: its log
                         # must not get other records at those offsets in this epoch.
                         state.fenced = True
-                        if self.on_write_failed is not None:
-                            self.on_write_failed(self, state)
+                        if self.on_new_epoch_needed is not None:
+                            self.on_new_epoch_needed(self, state.epoch)
                     raise
                 state.appended(self.log.next_offset, tail)
                 end = max(result.last_offset + 1, staged.duplicate_end)
@@ -271,8 +282,9 @@ class ReplicatedPartition:
             log.warning("partition %s: truncating %d..%d to follow node %d at epoch %d",
                         self.key, offset, self.log.next_offset, role.leader, role.epoch)
             self.log.truncate(offset)
-            self.epochs.truncate_from(offset)
             role.high_watermark = min(role.high_watermark, offset)
+        # Also an epoch that starts at the cut and holds no record: it never reached the leader.
+        self.epochs.truncate_from(offset)
         return True
 
     async def durable(self, generation: int) -> bool:
