@@ -20,8 +20,10 @@ __all__ = [
     "ROOT_USER_ID",
     "USER_ACTIVE",
     "USER_INACTIVE",
+    "AppliedRequest",
     "ClusterNode",
     "ConsumerGroup",
+    "OptionEntry",
     "IdSlab",
     "Member",
     "MetadataState",
@@ -39,6 +41,8 @@ ROOT_USER_ID = 0
 #: replicas, every in-sync replica (the names ``replication.leader`` acts on).
 #: ``Topic.ack`` is one of these or "" (the answering leader's ``cluster_ack``).
 ACK_LEVELS = ("leader", "quorum", "all")
+#: a resource option as a 0.9 client set it: (key, value kind, value bytes)
+OptionEntry = tuple[str, int, bytes]
 
 
 @dataclass(slots=True)
@@ -100,6 +104,8 @@ class ConsumerGroup:
     id: int
     name: str
     members: dict[int, Member] = field(default_factory=dict)
+    #: bumped on every reassignment, so a member can tell a stale assignment (0.9 SyncConsumerGroup)
+    generation: int = 0
 
 
 @dataclass(slots=True)
@@ -115,6 +121,8 @@ class Topic:
     replication_factor: int
     #: the topic's producer ack level (one of ACK_LEVELS); "" = the node's default
     ack: str = ""
+    #: the options a 0.9 client set explicitly (sorted by key); the rest are derived
+    options: tuple[OptionEntry, ...] = ()
     consumer_groups: dict[int, ConsumerGroup] = field(default_factory=dict)
     group_ids: IdSlab = field(default_factory=IdSlab)
     group_by_name: dict[str, int] = field(default_factory=dict)
@@ -177,3 +185,16 @@ class MetadataState:
     pats: dict[int, dict[str, PersonalAccessToken]] = field(default_factory=dict)
     pat_by_hash: dict[str, PersonalAccessToken] = field(default_factory=dict)
     nodes: dict[int, ClusterNode] = field(default_factory=dict)
+    #: 0.9 clients' last applied metadata write: client id (32 hex digits) -> outcome,
+    #: oldest first (bounded; see ``metadata._client_requests``)
+    client_requests: dict[str, AppliedRequest] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRequest:
+    """The last metadata write a 0.9 client had applied, so a retry gets its outcome again."""
+
+    request: int
+    checksum: int
+    #: what the command returned (a new id, or None)
+    result: int | None

@@ -121,7 +121,7 @@ def _rebuild(
     in the callers instead.
     """
     width = heads.shape[1]
-    flat = memoryview(heads.reshape(-1))
+    flat = heads.reshape(-1).data
     parts: list[memoryview] = []
     for i, (s, e) in enumerate(zip((starts + skip).tolist(), ends.tolist())):
         parts.append(flat[i * width : (i + 1) * width])
@@ -219,7 +219,7 @@ def records_from_frames(
         out = np.empty((count, size + _GROW), dtype=np.uint8)
         out[:, RECORD_HEADER_SIZE:] = area.reshape(count, size)[:, FRAME_HEADER_SIZE:]
         out[:, :RECORD_HEADER_SIZE] = heads
-        data: bytes | U8Array = out.reshape(-1)
+        data: bytes | bytearray | U8Array = out.reshape(-1)
     else:
         data = _rebuild(blob, starts, ends, FRAME_HEADER_SIZE, heads)
     return np.frombuffer(data, dtype=np.uint8), (out_starts + sizes + _GROW).astype(np.uint32)
@@ -260,7 +260,7 @@ def parse_send_messages(payload: bytes | bytearray | memoryview, *, verify: bool
         sums = np.frombuffer(blob, dtype=np.uint8)[_lanes(starts, 8)].view("<u8")
         if _batch_checksum(header, sums) != int(head["batch_checksum"]):
             raise IggyError("the batch checksum does not match", code=4039)
-    return SendBatch(stream_id, topic_id, partitioning, count, ends, memoryview(records))
+    return SendBatch(stream_id, topic_id, partitioning, count, ends, records.data)
 
 
 # --- poll: records -> batches ----------------------------------------------------------------
@@ -320,11 +320,11 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
         grid[:, :FRAME_HEADER_SIZE] = fhead_bytes
         frames = grid.reshape(-1)
     else:
-        frames = np.frombuffer(_rebuild(memoryview(area), starts, ends64, RECORD_HEADER_SIZE, fhead_bytes, True),
+        frames = np.frombuffer(_rebuild(area.data, starts, ends64, RECORD_HEADER_SIZE, fhead_bytes, True),
                                dtype=np.uint8)
     fends = np.cumsum(fsizes)
     fstarts = fends - fsizes
-    sums = _frame_checksums(memoryview(frames), fstarts, fends)
+    sums = _frame_checksums(frames.data, fstarts, fends)
     frames[_lanes(fstarts, 8)] = sums.astype("<u8").view(np.uint8)
     run_bytes = np.add.reduceat(fsizes, runs)
     batch = np.zeros(nruns, dtype=BATCH_DTYPE)
@@ -340,7 +340,7 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
         _batch_checksum(memoryview(raw[r]), sums[bounds[r] : bounds[r + 1]]) for r in range(nruns)
     ]
     run_ends = np.cumsum(run_bytes)
-    data = _rebuild(memoryview(frames), run_ends - run_bytes, run_ends, 0, raw)
+    data = _rebuild(frames.data, run_ends - run_bytes, run_ends, 0, raw)
     return PolledBatches(bytes(data), nruns)
 
 
@@ -369,7 +369,7 @@ def encode_send_body(
     header["batch_length"] = BATCH_HEADER_SIZE + len(frames)
     header["message_count"] = len(messages)
     raw = header.view(np.uint8)
-    header["batch_checksum"] = _batch_checksum(memoryview(raw), np.array(sums, dtype=np.uint64))
+    header["batch_checksum"] = _batch_checksum(raw.data, np.array(sums, dtype=np.uint64))
     w = Writer()
     for ident in (stream_id, topic_id):
         (ident if isinstance(ident, Identifier) else Identifier.parse(ident)).write(w)
