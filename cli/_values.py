@@ -12,10 +12,11 @@ import struct
 from collections.abc import Sequence
 
 from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
+from whippet.wire._codec import U64_MAX
 from whippet.wire.headers import HeaderKind, encode_user_headers
 from whippet.wire.units import expiry_us, size_bytes
 
-__all__ = ["expiry_us", "global_permissions", "header", "permissions", "size_bytes", "stream_permissions"]
+__all__ = ["U64_MAX", "expiry_us", "global_permissions", "header", "permissions", "size_bytes", "stream_permissions"]
 
 _GLOBAL_ALIASES = {
     "m_srv": "manage_servers", "r_srv": "read_servers", "m_usr": "manage_users", "r_usr": "read_users",

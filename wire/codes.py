@@ -82,3 +82,6 @@ SET_TOPIC_ACK: Final = 9002
 GET_TOPIC_ACK: Final = 9003
 #: SendMessages (same payload as 101) answered with where the batch went (:class:`Appended`)
 SEND_MESSAGES_APPENDED: Final = 9004
+#: a 0.9 client's PollMessages (same payload as 100) forwarded to the partition leader,
+#: answered in the 0.9 poll layout (batch records)
+POLL_MESSAGES_V09: Final = 9005

@@ -15,7 +15,7 @@ consumer offsets are not: they belong to the partition leader and travel by log
 shipping. Logins, logouts and all reads are local.
 
 Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
-9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``) are whippet's own; a 0.8 server answers them with
+9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``, 9005 ``POLL_MESSAGES_V09``) are whippet's own; a 0.8 server answers them with
 InvalidCommand, which our SDK reads as "not offered".
 """
 
@@ -108,6 +108,7 @@ _SPECS = (
     _spec(rq.GetPartitionLeaders, "cluster.partition_leaders"),
     _spec(rq.SetTopicAck, "topic.ack.set", replicated=True),
     _spec(rq.GetTopicAck, "topic.ack.get"),
+    CommandSpec(codes.POLL_MESSAGES_V09, "message.poll_v09", rq.PollMessages, needs_auth=True, replicated=False),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}
