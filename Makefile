@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test check type lint bench lock clean proto cluster
+.PHONY: install run test test-iggy09 check type lint bench lock clean proto cluster
 .PRECIOUS: $(VENV)/.%.installed
 
 # One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
@@ -21,9 +21,24 @@ install: $(VENV)/.test.installed
 run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
-# Static checks first (seconds), then the suite.
+# Static checks first (seconds), then the suite, then the official 0.9 SDK's own suite.
 test: $(VENV)/.test.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(MAKE) test-iggy09
+
+# apache-iggy 0.8.0 (in the test set) and 0.9.0 share a distribution name, so the 0.9 SDK
+# and its test suite get their own venv, installed from their own lock.
+VENV09 := .venv-iggy09
+$(VENV09)/.installed: $(LOCK)/iggy09.txt
+	@test -x $(VENV09)/bin/python || $(PY) -m venv $(VENV09)
+	$(VENV09)/bin/pip install -q --require-hashes --no-deps -r $(LOCK)/iggy09.txt
+	touch $@
+
+# The official apache-iggy 0.9.0 SDK's test suite (shared/vendor sdist) against one node,
+# then against a metadata follower of a 3-node cluster (tests/iggy09/suite.py).
+test-iggy09: $(VENV)/.test.installed $(VENV09)/.installed
+	$(BIN)/python tests/iggy09/suite.py --mode single
+	$(BIN)/python tests/iggy09/suite.py --mode cluster
 
 check: type lint
 
@@ -58,7 +73,7 @@ certs: $(VENV)/.node.installed
 	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV09) build *.egg-info
 
 # Re-resolve every lock file (newest releases the ranges in pyproject.toml allow), install
 # the new test set, and regenerate the gRPC code with the locked grpcio-tools, so
@@ -69,6 +84,7 @@ lock: $(VENV)/.dev.installed
 	for set in node bench test dev; do \
 		$(UV_COMPILE) pyproject.toml $(LOCK)/build.in --extra $$set -o $(LOCK)/$$set.txt || exit 1; \
 	done
+	$(UV_COMPILE) $(LOCK)/iggy09.in -o $(LOCK)/iggy09.txt
 	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)/dev.txt
 	touch $(VENV)/.dev.installed $(VENV)/.test.installed
 	$(MAKE) proto

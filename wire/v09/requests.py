@@ -18,7 +18,7 @@ from typing import Any
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire._codec import Identifier, Reader
-from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
+from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat, TooManyPartitions
 from whippet.wire.table import COMMAND_TABLE
 from whippet.wire.v09.header import Operation
 from whippet.wire.v09.options import parse_topic_options, read_tail, refuse_all
@@ -75,6 +75,8 @@ OPERATION_CODES: dict[int, int] = {
     Operation.STORE_CONSUMER_OFFSET: codes.STORE_CONSUMER_OFFSET,
     Operation.DELETE_CONSUMER_OFFSET: codes.DELETE_CONSUMER_OFFSET,
 }
+
+MAX_PARTITIONS = 1000
 
 #: 0.8 codes a 0.9 client may no longer send (the logins became Register)
 _RETIRED = {codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN, codes.LOGOUT_USER}
@@ -213,7 +215,21 @@ def _with_ack(cls: Any) -> Any:
     return decode
 
 
+def _partitions_count(cls: Any) -> Any:
+    """0.9 refuses a count of 0 or over 1000 with TooManyPartitions for create and delete alike."""
+
+    def decode(r: Reader) -> Any:
+        req = cls.read(r)
+        if not 1 <= req.partitions_count <= MAX_PARTITIONS:
+            raise TooManyPartitions(f"partitions count must be 1..{MAX_PARTITIONS}")
+        return req
+
+    return decode
+
+
 _DECODERS: dict[int, Any] = {
+    codes.CREATE_PARTITIONS: _partitions_count(rq.CreatePartitions),
+    codes.DELETE_PARTITIONS: _partitions_count(rq.DeletePartitions),
     codes.CREATE_STREAM: _with_refused_tail(rq.CreateStream, "stream"),
     codes.UPDATE_STREAM: _with_refused_tail(rq.UpdateStream, "stream"),
     codes.CREATE_USER: _with_refused_tail(rq.CreateUser, "user"),
