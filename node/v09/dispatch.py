@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
+from whippet.metadata import commands as mc
 from whippet.node import dispatch as shared
 from whippet.node.v09 import commands
 from whippet.node.v09.dedup import client_request
@@ -202,6 +203,10 @@ async def _register(node: Node, session: Session, hdr: RequestHeader, body: memo
     session.user_id = None
     session.v09 = None
     session.member_of = None
+    if login.username is not None and not node.meta.is_leader and not _knows_user(node, login.username):
+        # A user created through the leader a moment ago may not have reached this
+        # replica yet: catch up before saying the credentials are wrong.
+        await node.meta.propose(mc.Barrier())
     try:
         await shared.dispatch(node, session, code, body, request=request)
     except IggyError as exc:
@@ -213,6 +218,15 @@ async def _register(node: Node, session: Session, hdr: RequestHeader, body: memo
     binding = Binding(client=hdr.client, session=counters(node).next_session())
     session.v09 = binding
     return _reply(hdr, out09.result_ok(out09.login_reply(session.user_id, binding.session)), commit=binding.session)
+
+
+def _knows_user(node: Node, username: str) -> bool:
+    with node.meta.lock:
+        try:
+            node.meta.machine.user(int(username) if username.isdigit() else username)
+        except IggyError:
+            return False
+        return True
 
 
 def _patched_update(node: Node, req: rq.UpdateTopic) -> rq.UpdateTopic:
