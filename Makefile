@@ -22,7 +22,7 @@ run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
 # Static checks first (seconds), then the suite, then the official 0.9 SDK's own suite.
-test: $(VENV)/.test.installed
+test: $(VENV)/.test.installed $(VENV09)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) test-iggy09
 

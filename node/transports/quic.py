@@ -137,9 +137,9 @@ class _Connection(QuicConnectionProtocol):
             return  # one request per stream; anything after the frame is ignored
         stream.reader.feed(event.data)
         frame = stream.reader.next_frame()
-        if isinstance(frame, Unreadable) and frame.status is None:  # 0.9: no reply, as upstream
+        if isinstance(frame, Unreadable):  # this stream only: 0.8 gets the status, 0.9 no reply
             stream.started = True
-            self._reply(sid, [])
+            self._reply(sid, [] if frame.status is None else [encode_error(frame.status)])
             return
         if frame is not None:
             stream.started = True
