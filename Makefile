@@ -2,6 +2,7 @@
 # Everything is installed from the hash-pinned lock files in requirements/ (see `make lock`).
 PY ?= python3
 VENV := .venv
+VENV09 := .venv-iggy09
 BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
@@ -28,7 +29,6 @@ test: $(VENV)/.test.installed $(VENV09)/.installed
 
 # apache-iggy 0.8.0 (in the test set) and 0.9.0 share a distribution name, so the 0.9 SDK
 # and its test suite get their own venv, installed from their own lock.
-VENV09 := .venv-iggy09
 $(VENV09)/.installed: $(LOCK)/iggy09.txt
 	@test -x $(VENV09)/bin/python || $(PY) -m venv $(VENV09)
 	$(VENV09)/bin/pip install -q --require-hashes --no-deps -r $(LOCK)/iggy09.txt
