@@ -49,13 +49,14 @@ lint: $(VENV)/.test.installed
 	$(BIN)/ruff check .
 
 # --compare uses Debian's nats-server and redis-server; install them when missing and root.
-bench: $(VENV)/.bench.installed
+bench: $(VENV)/.bench.installed $(VENV09)/.installed
 	@if [ "$$(id -u)" = 0 ] && ! { command -v nats-server && command -v redis-server; } >/dev/null 2>&1; then \
 		apt-get install -y -qq nats-server redis-server >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq nats-server redis-server >/dev/null; } || \
 		echo "bench: could not install nats-server/redis-server; comparing without them"; fi
 	$(BIN)/whippet-bench suite --out bench-results
 	$(BIN)/whippet-bench-transports --out bench-results
+	$(BIN)/python -m whippet.cli.bench_versions --out bench-results
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
 
