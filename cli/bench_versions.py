@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHONS = {"0.8": Path(sys.executable), "0.9": ROOT / ".venv-iggy09" / "bin" / "python"}
 
 _DRIVER = r"""
-import asyncio, json, sys, time
+import asyncio, json, os, sys, time
 import apache_iggy as iggy
 V09 = hasattr(iggy, "Durability")
 
@@ -55,9 +55,10 @@ async def main(address, stream, batches, size, batch):
             raise SystemExit(f"poll at {offset} returned nothing")
         offset += len(got)
     poll_s = time.perf_counter() - started
-    print(json.dumps({"send": total / send_s, "poll": total / poll_s}))
+    print(json.dumps({"send": total / send_s, "poll": total / poll_s}), flush=True)
 
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+os._exit(0)  # the SDKs' runtimes may still hold the loop's sockets at interpreter teardown
 """
 
 
@@ -67,7 +68,7 @@ def _run(version: str, address: str, stream: str, batches: int, size: int, batch
         capture_output=True, text=True, timeout=600, check=False,
     )
     if out.returncode != 0:
-        raise SystemExit(f"the {version} driver failed:\n{out.stderr[-2000:]}")
+        raise SystemExit(f"the {version} driver failed:\n{out.stdout[-1000:]}{out.stderr[-2000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

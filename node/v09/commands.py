@@ -139,7 +139,7 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = replace(head, count=read.count)
-    return [head.encode(), batches.data]
+    return [head.encode(), *batches.parts]
 
 
 @handler(codes.POLL_MESSAGES_V09)

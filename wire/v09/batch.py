@@ -266,10 +266,18 @@ def parse_send_messages(payload: bytes | bytearray | memoryview, *, verify: bool
 # --- poll: records -> batches ----------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PolledBatches:
-    """A poll's messages as 0.9 batch records, ready to follow the 16-byte poll head."""
+    """A poll's messages as 0.9 batch records, ready to follow the 16-byte poll head.
 
-    data: bytes
+    ``parts`` are the buffers to write in order (each record's header, then its
+    frames), so the frames are never joined again in Python.
+    """
+
+    parts: list[bytes | memoryview]
     batches: int
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def _runs(timestamps: npt.NDArray[np.uint64], origins: npt.NDArray[np.uint64]) -> IntArray:
@@ -291,13 +299,19 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
     """Stored 0.8 records (back to back, ``ends`` = each one's end) as 0.9 batch records."""
     count = len(ends)
     if count == 0:
-        return PolledBatches(b"", 0)
+        return PolledBatches([], 0)
     area = np.frombuffer(records, dtype=np.uint8)
     ends64 = np.asarray(ends, dtype=np.int64)
     starts = np.zeros(count, dtype=np.int64)
     starts[1:] = ends64[:-1]
     sizes = ends64 - starts
-    heads = area[_lanes(starts, RECORD_HEADER_SIZE)].view(RECORD_DTYPE).reshape(count)
+    uniform = bool((sizes == sizes[0]).all())
+    size = int(sizes[0])
+    if uniform:  # one size: rows of a 2-D view, no index arrays
+        rows = area[: count * size].reshape(count, size)
+        heads = np.ascontiguousarray(rows[:, :RECORD_HEADER_SIZE]).view(RECORD_DTYPE).reshape(count)
+    else:
+        heads = area[_lanes(starts, RECORD_HEADER_SIZE)].view(RECORD_DTYPE).reshape(count)
     stamps, origins = heads["timestamp"], heads["origin_timestamp"]
     runs = _runs(stamps, origins)
     nruns = len(runs)
@@ -313,19 +327,20 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
     fheads["payload_length"] = heads["payload_length"]
     fhead_bytes = fheads.view(np.uint8).reshape(count, FRAME_HEADER_SIZE)
     fsizes = sizes - _GROW
-    if bool((sizes == sizes[0]).all()):
-        size = int(sizes[0])
+    fends = np.cumsum(fsizes)
+    fstarts = fends - fsizes
+    if uniform:
         grid = np.empty((count, size - _GROW), dtype=np.uint8)
-        grid[:, FRAME_HEADER_SIZE:] = area[: count * size].reshape(count, size)[:, RECORD_HEADER_SIZE:]
+        grid[:, FRAME_HEADER_SIZE:] = rows[:, RECORD_HEADER_SIZE:]
         grid[:, :FRAME_HEADER_SIZE] = fhead_bytes
         frames = grid.reshape(-1)
+        sums = _frame_checksums(frames.data, fstarts, fends)
+        grid[:, :8] = sums.astype("<u8").view(np.uint8).reshape(count, 8)
     else:
         frames = np.frombuffer(_rebuild(area.data, starts, ends64, RECORD_HEADER_SIZE, fhead_bytes, True),
                                dtype=np.uint8)
-    fends = np.cumsum(fsizes)
-    fstarts = fends - fsizes
-    sums = _frame_checksums(frames.data, fstarts, fends)
-    frames[_lanes(fstarts, 8)] = sums.astype("<u8").view(np.uint8)
+        sums = _frame_checksums(frames.data, fstarts, fends)
+        frames[_lanes(fstarts, 8)] = sums.astype("<u8").view(np.uint8)
     run_bytes = np.add.reduceat(fsizes, runs)
     batch = np.zeros(nruns, dtype=BATCH_DTYPE)
     batch["partition_id"] = partition_id
@@ -339,9 +354,13 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
     batch["batch_checksum"] = [  # one C call per batch record (an append), not per message
         _batch_checksum(memoryview(raw[r]), sums[bounds[r] : bounds[r + 1]]) for r in range(nruns)
     ]
-    run_ends = np.cumsum(run_bytes)
-    data = _rebuild(frames.data, run_ends - run_bytes, run_ends, 0, raw)
-    return PolledBatches(bytes(data), nruns)
+    run_ends = np.cumsum(run_bytes).tolist()
+    parts: list[bytes | memoryview] = []
+    flat = frames.data
+    for r, (start, end) in enumerate(zip([0, *run_ends[:-1]], run_ends)):  # per batch record
+        parts.append(raw[r].tobytes())
+        parts.append(flat[start:end])
+    return PolledBatches(parts, nruns)
 
 
 # --- client side (tests, tools): loops per message, not the server's hot path -------------
