@@ -12,12 +12,13 @@ import asyncio
 import fcntl
 import logging
 import os
+import secrets
 from typing import Any
 
 from whippet.metadata import commands as mc
 from whippet.metadata.model import ClusterNode
 from whippet.metadata.permissions import ROOT_PERMISSIONS
-from whippet.metadata.raft import MetadataStore
+from whippet.metadata.raft import MetadataStore, MetadataUnavailable
 from whippet.node import auth, encryption
 from whippet.node.clock import now_us
 from whippet.node.config import NodeConfig
@@ -83,7 +84,9 @@ class Node:
             self_address=raft_address,
             partners=peers,
             data_dir=meta_dir,
-            password=self.config.cluster_secret or None,
+            # A node without members binds no Raft port; its secret never leaves the process.
+            password=self.config.cluster_secret or (None if members else secrets.token_hex(16)),
+            open_port=bool(members),
         )
         if members:
             await self.replicas.join_cluster(raft_address, peers)
@@ -97,7 +100,7 @@ class Node:
         self.replicas.reconcile()
         self.controller.start()
         await self._ensure_root_user()
-        await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
+        await self._propose_at_start(mc.DropNodeMemberships(node_id=self.node_id))
         self.durability.start(self.partitions)
         encryption.check_at_start(self)
         # Bind every listener first so the node registers its real ports, then serve.
@@ -107,12 +110,29 @@ class Node:
         self._servers.append(tcp)
         self.ports["tcp"] = tcp.sockets[0].getsockname()[1]
         await self._start_extra_transports()
-        await self.meta.propose(mc.RegisterNode(node=self._cluster_node(raft_address)))
+        await self._propose_at_start(mc.RegisterNode(node=self._cluster_node(raft_address)))
         for server in self._servers:
             await server.start_serving()
         if self.config.retention_cleaner_enabled:
             self._cleaner = asyncio.get_running_loop().create_task(run_cleaner(self))
         log.info("node %s ready: tcp %s:%s, data in %s", self.node_id, host, self.ports["tcp"], self.data_dir)
+
+    async def _propose_at_start(self, cmd: mc.Command, timeout: float = 120.0) -> None:
+        """Propose a start-up command, riding out metadata leader changes.
+
+        Both start-up commands are idempotent, so a retry after an unknown outcome
+        is safe; a node must not exit because the Raft leader moved while it started.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                await self.meta.propose(cmd)
+                return
+            except MetadataUnavailable as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.info("start-up: %s not committed yet (%s); retrying", type(cmd).__name__, exc.reason)
+                await asyncio.sleep(0.5)
 
     def _cluster_node(self, raft_address: str) -> ClusterNode:
         return ClusterNode(
@@ -227,9 +247,12 @@ class Node:
             created_at=now_us(),
         )
         try:
-            await self.meta.propose(cmd)
-        except UserAlreadyExists:  # another node of the cluster created it first
-            return
+            await self._propose_at_start(cmd)
+        except UserAlreadyExists:  # another node of the cluster created it first (or our retry)
+            with self.meta.lock:
+                users = [u for u in self.meta.machine.users() if u.username == username]
+            if not users or users[0].password_hash != cmd.password_hash:
+                return
         if printed:
             print(f"Root user created: username={username} password={password}", flush=True)
 
