@@ -31,7 +31,6 @@ from whippet.wire.errors import InvalidCommand
 __all__ = [
     "FORMAT_VERSION",
     "ChangePartitionLeader",
-    "Barrier",
     "ChangePassword",
     "ClientRequest",
     "Command",
@@ -308,15 +307,6 @@ class RegisterNode(Command):
     node: ClusterNode
 
 
-@dataclass(frozen=True, slots=True)
-class Barrier(Command):
-    """Changes nothing: once it is applied here, so is everything committed before it.
-
-    A follower proposes one before it answers a read that must see the newest
-    state (a 0.9 login of a user created a moment ago through the leader).
-    """
-
-
 # --- 0.9 clients' requests ---------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ClientRequest(Command):
@@ -343,7 +333,7 @@ _COMMANDS: dict[str, type[Command]] = {
         CreatePersonalAccessToken, DeletePersonalAccessToken,
         CreateConsumerGroup, DeleteConsumerGroup, JoinConsumerGroup, LeaveConsumerGroup,
         StoreConsumerOffset, DeleteConsumerOffset,
-        DropClientMemberships, DropNodeMemberships, RegisterNode, ClientRequest, Barrier,
+        DropClientMemberships, DropNodeMemberships, RegisterNode, ClientRequest,
     )
 }  # fmt: skip
 

@@ -68,7 +68,6 @@ _HANDLERS: dict[type[c.Command], _Handler] = {
     c.DropNodeMemberships: _groups.drop_node,
     c.StoreConsumerOffset: _offsets.store_offset,
     c.DeleteConsumerOffset: _offsets.delete_offset,
-    c.Barrier: lambda st, cmd, ev: None,
 }
 
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from whippet.metadata import commands as mc
 from whippet.node import dispatch as shared
 from whippet.node.v09 import commands
 from whippet.node.v09.dedup import client_request
@@ -206,7 +205,7 @@ async def _register(node: Node, session: Session, hdr: RequestHeader, body: memo
     if login.username is not None and not node.meta.is_leader and not _knows_user(node, login.username):
         # A user created through the leader a moment ago may not have reached this
         # replica yet: catch up before saying the credentials are wrong.
-        await node.meta.propose(mc.Barrier())
+        await node.meta.barrier()
     try:
         await shared.dispatch(node, session, code, body, request=request)
     except IggyError as exc:
