@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
 
-__all__ = ["answer09"]
+__all__ = ["answer09", "patched_update"]
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ async def _answer(node: Node, session: Session, hdr: RequestHeader, body: memory
         await commands.offset_write(node, session, code, request)
         return _reply(hdr, out09.result_ok())
     if code == codes.UPDATE_TOPIC:
-        request = _patched_update(node, request)
+        request = patched_update(node, request)
     with client_request(binding.client, hdr.request, hdr.request_checksum):
         reply = await shared.dispatch(node, session, code, body, request=request)
     payload = translate(node, code, request, reply)
@@ -228,7 +228,7 @@ def _knows_user(node: Node, username: str) -> bool:
         return True
 
 
-def _patched_update(node: Node, req: rq.UpdateTopic) -> rq.UpdateTopic:
+def patched_update(node: Node, req: rq.UpdateTopic) -> rq.UpdateTopic:
     """A 0.9 UpdateTopic patches: settings whose key is absent keep the topic's value."""
     given = {k for k, _, _ in req.options}
     with node.meta.lock:

@@ -22,17 +22,19 @@ from apache_iggy import IggyClient, PollingStrategy, SendMessage
 
 from tests.support.client import TestClient
 from whippet.wire import codes
+from whippet.wire import requests as rq
 from whippet.wire._codec import Identifier
 from whippet.wire.batch import build_send_messages
 from whippet.wire.headers import HeaderKind, decode_user_headers, encode_user_headers
 from whippet.wire.primitives import Partitioning
+from whippet.wire.responses import TopicAck
 
 pytestmark = pytest.mark.asyncio
 
 SDK09 = Path(__file__).resolve().parents[2] / ".venv-iggy09" / "bin" / "python"
 
 _V09_SCRIPT = r"""
-import asyncio, json, sys
+import asyncio, json, os, sys
 from apache_iggy import Consumer, IggyClient, PollingStrategy, SendMessage
 
 async def main(address):
@@ -50,9 +52,10 @@ async def main(address):
         out.append({"offset": m.offset(), "id": m.id(), "payload": m.payload().hex(), "timestamp": m.timestamp(),
                     "origin": m.origin_timestamp(),
                     "headers": {} if headers is None else {str(k): str(v) for k, v in headers.to_scalar_dict().items()}})
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
 
 asyncio.run(main(sys.argv[1]))
+os._exit(0)  # skip the SDK runtime's teardown (it can abort after the loop is gone)
 """
 
 
@@ -98,3 +101,47 @@ async def test_a_08_and_a_09_client_read_each_others_messages(node) -> None:
         (m["offset"], m["id"], m["payload"], m["timestamp"]) for m in seen09
     ]
     assert sys.version_info >= (3, 11)
+
+
+_V09_HTTP_SCRIPT = r"""
+import asyncio, json, os, sys
+from apache_iggy import Durability, IggyClient
+
+async def main(port):
+    c = IggyClient.from_connection_string(f"iggy+http://iggy:iggy@127.0.0.1:{port}")
+    await c.connect()
+    await c.login_user("iggy", "iggy")
+    await c.create_stream("web")
+    await c.create_topic(stream="web", name="t", partitions_count=2, durability=Durability.PERSISTED,
+                         options={"segment_size": "128 MiB"})
+    await c.update_topic("web", "t", "t", options={"compression_algorithm": "gzip"})
+    t = await c.get_topic("web", "t")
+    print(json.dumps({"partitions": t.partitions_count, "compression": t.compression_algorithm,
+                      "explicit": t.options.to_scalar_dict(), "derived": sorted(t.derived_options.to_scalar_dict())}),
+          flush=True)
+
+asyncio.run(main(sys.argv[1]))
+os._exit(0)
+"""
+
+
+async def test_the_09_sdk_over_http_sets_and_reads_topic_options(node) -> None:
+    proc = await asyncio.create_subprocess_exec(str(SDK09), "-c", _V09_HTTP_SCRIPT, str(node.http_port),
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    got = json.loads(out)
+    assert got["partitions"] == 2 and got["compression"] == "gzip"
+    assert got["explicit"]["durability"] == "persisted" and int(got["explicit"]["segment_size"]) == 128 << 20
+    assert "max_topic_size" in got["derived"] and "durability" not in got["derived"]
+    # The same topic as the 0.8 SDK reads it over HTTP (0.8 JSON keeps replication_factor).
+    sdk08 = IggyClient.from_connection_string(f"iggy+http://iggy:iggy@127.0.0.1:{node.http_port}")
+    await sdk08.connect()
+    await sdk08.login_user("iggy", "iggy")
+    topic = await sdk08.get_topic("web", "t")
+    assert topic is not None and topic.partitions_count == 2
+    # The durability option is the topic's ack level (whippet's GET_TOPIC_ACK says "all").
+    c = await TestClient.connect(node.address)
+    ack = TopicAck.decode(await c.call(rq.GetTopicAck(stream_id=Identifier("web"), topic_id=Identifier("t"))))
+    await c.close()
+    assert ack.ack == "all"

@@ -40,6 +40,7 @@ __all__ = [
     "derived_topic_options",
     "encode_block",
     "encode_describe",
+    "option_text",
     "parse_topic_options",
     "read_tail",
     "refuse_all",
@@ -270,6 +271,15 @@ def parse_topic_options(entries: Sequence[OptionEntry], *, update: bool = False)
         ack=typed.get("durability"),  # type: ignore[arg-type]
         entries=tuple(sorted(stored)),
     )
+
+
+def option_text(kind: int, value: bytes) -> str:
+    """An option value as the REST API shows it (and as a create body may send it back)."""
+    if kind in (HeaderKind.UINT64, HeaderKind.UINT32) and len(value) in (4, 8):
+        return str(int.from_bytes(value, "little"))
+    if kind == HeaderKind.BOOL and len(value) == 1:
+        return "true" if value[0] else "false"
+    return value.decode("utf-8", "replace")
 
 
 def derived_topic_options(
