@@ -18,7 +18,7 @@ from whippet.node import encryption
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic
-from whippet.node.handlers.consumers import resolve_for_poll
+from whippet.node.handlers.consumers import Resolved, resolve_for_poll
 from whippet.node.routing import forward
 from whippet.replication.leader import Tail
 from whippet.storage.log import StagedBatchDiscarded
@@ -147,6 +147,30 @@ def _start_offset(
     raise AssertionError(kind)
 
 
+def poll_window(
+    node: Node, pkey: tuple[int, int, int], req: rq.PollMessages, stored: int | None
+) -> tuple[PartitionLog, PolledHead, int, int]:
+    """Where a local poll reads: the log, the head of an empty answer, the first offset and
+    how many records (0 = nothing to read). Shared by the 0.8 and the 0.9 poll."""
+    plog = node.partitions.get(*pkey).log
+    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
+    start = None if req.count == 0 else _start_offset(
+        plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
+    )
+    head = PolledHead(partition_id=pkey[2], current_offset=max(visible_end - 1, 0), count=0)
+    if start is None or start >= visible_end:
+        return plog, head, 0, 0
+    return plog, head, start, min(req.count, visible_end - start)
+
+
+async def commit_polled(node: Node, pkey: tuple[int, int, int], who: Resolved, offset: int) -> None:
+    """Auto-commit: store ``offset`` as the consumer's (or group's) offset on the partition."""
+    await node.meta.propose(
+        mc.StoreConsumerOffset(stream_id=pkey[0], topic_id=pkey[1], partition_id=pkey[2],
+                               kind=who.kind, consumer_id=who.consumer_id, offset=offset)
+    )  # fmt: skip
+
+
 @handler(codes.POLL_MESSAGES)
 async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     with node.meta.lock:
@@ -161,28 +185,17 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         # The partition is resolved here (group round-robin is per connection), then pinned.
         pinned = replace(req, partition_id=who.partition_id)
         return await forward(node, session, leader, codes.POLL_MESSAGES, pinned.encode())
-    handle = node.partitions.get(*pkey)
-    plog = handle.log
-    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
-    start = None if req.count == 0 else _start_offset(
-        plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
-    )
-    head = PolledHead(partition_id=who.partition_id, current_offset=max(visible_end - 1, 0), count=0)
-    if start is None or start >= visible_end:
+    plog, head, start, count = poll_window(node, pkey, req, stored)
+    if not count:
         return head.encode()
-    read = plog.read(start, min(req.count, visible_end - start))
+    read = plog.read(start, count)
     if read.count == 0:
         return head.encode()
     data = read.data
     if (cipher := encryption.for_reading(node)) is not None:
         data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
-        await node.meta.propose(
-            mc.StoreConsumerOffset(
-                stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
-                kind=who.kind, consumer_id=who.consumer_id, offset=read.first_offset + read.count - 1,
-            )
-        )
+        await commit_polled(node, pkey, who, read.first_offset + read.count - 1)
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = PolledHead(partition_id=who.partition_id, current_offset=head.current_offset, count=read.count)

@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from whippet.metadata import commands as mc
 from whippet.metadata.permissions import Permissions
 from whippet.node import encryption
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic, key
 from whippet.node.handlers.consumers import resolve_for_poll
-from whippet.node.handlers.messages import _start_offset, append_batch
+from whippet.node.handlers.messages import append_batch, commit_polled, poll_window
 from whippet.node.routing import forward
 from whippet.node.v09.session import attach_tag, counters
 from whippet.wire import codes
@@ -113,15 +112,10 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     if leader != node.node_id:
         pinned = replace(req, partition_id=who.partition_id)
         return await forward(node, session, leader, codes.POLL_MESSAGES_V09, pinned.encode())
-    plog = node.partitions.get(*pkey).log
-    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
-    start = None if req.count == 0 else _start_offset(
-        plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
-    )
-    head = PolledHead(partition_id=who.partition_id, current_offset=max(visible_end - 1, 0), count=0)
-    if start is None or start >= visible_end:
+    plog, head, start, count = poll_window(node, pkey, req, stored)
+    if not count:
         return head.encode()
-    read, ends = plog.read_with_ends(start, min(req.count, visible_end - start))
+    read, ends = plog.read_with_ends(start, count)
     if read.count == 0:
         return head.encode()
     data = memoryview(read.data)
@@ -130,12 +124,7 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
         ends = _record_ends(data, read.count)
     batches = encode_poll_batches(data, ends, who.partition_id)
     if req.auto_commit:
-        await node.meta.propose(
-            mc.StoreConsumerOffset(
-                stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
-                kind=who.kind, consumer_id=who.consumer_id, offset=read.first_offset + read.count - 1,
-            )
-        )  # fmt: skip
+        await commit_polled(node, pkey, who, read.first_offset + read.count - 1)
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = replace(head, count=read.count)
