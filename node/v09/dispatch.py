@@ -202,30 +202,24 @@ async def _register(node: Node, session: Session, hdr: RequestHeader, body: memo
     session.user_id = None
     session.v09 = None
     session.member_of = None
-    if login.username is not None and not node.meta.is_leader and not _knows_user(node, login.username):
-        # A user created through the leader a moment ago may not have reached this
-        # replica yet: catch up before saying the credentials are wrong.
-        await node.meta.barrier()
-    try:
-        await shared.dispatch(node, session, code, body, request=request)
-    except IggyError as exc:
-        reason = evictions.get(type(exc))
-        if reason is None:
-            raise
-        raise _Evict(reason) from None
+    for attempt in (1, 2):
+        try:
+            await shared.dispatch(node, session, code, body, request=request)
+            break
+        except IggyError as exc:
+            reason = evictions.get(type(exc))
+            if reason is None:
+                raise
+            if attempt == 1 and reason != Eviction.USER_INACTIVE and not node.meta.is_leader:
+                # A user created, or a password or token changed, through the leader a moment
+                # ago may not have reached this replica: catch up once before refusing.
+                await node.meta.barrier()
+                continue
+            raise _Evict(reason) from None
     assert session.user_id is not None
     binding = Binding(client=hdr.client, session=counters(node).next_session())
     session.v09 = binding
     return _reply(hdr, out09.result_ok(out09.login_reply(session.user_id, binding.session)), commit=binding.session)
-
-
-def _knows_user(node: Node, username: str) -> bool:
-    with node.meta.lock:
-        try:
-            node.meta.machine.user(int(username) if username.isdigit() else username)
-        except IggyError:
-            return False
-        return True
 
 
 def patched_update(node: Node, req: rq.UpdateTopic) -> rq.UpdateTopic:
