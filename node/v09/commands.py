@@ -193,6 +193,10 @@ async def attach(node: Node, session: Session, req: r09.AttachConsumerSession) -
     member = (req.client_id >> 64, req.client_id & ((1 << 64) - 1))
     if attach_tag(node, member, user_id) != req.session:
         raise Unauthenticated("not a session this user may attach to")
+    if not node.meta.is_leader:
+        # The coordinator may have joined the group through the leader a moment ago:
+        # see at least what it saw (upstream's metadata watermark) before acting for it.
+        await node.meta.barrier()
     session.member_of = member
     return b""
 
