@@ -35,7 +35,7 @@ from whippet.node.v09.session import attach_tag, counters
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import RECORD_HEADER_SIZE
-from whippet.wire.errors import ConsumerGroupMemberNotFound, Unauthenticated
+from whippet.wire.errors import ConsumerGroupMemberNotFound, IggyError, Unauthenticated
 from whippet.wire.primitives import ConsumerKind, PartitioningKind
 from whippet.wire.responses import ClusterNode, PolledHead
 from whippet.wire.v09 import requests as r09
@@ -83,6 +83,22 @@ def _fence(node: Node, session: Session, req: Any, topic: Topic) -> None:
         raise ConsumerGroupPartitionNotOwned(f"partition {req.partition_id} is not assigned to this member")
 
 
+async def _see_member(node: Node, session: Session, req: Any) -> None:
+    """On a routed data connection, catch this replica up (barrier) when it does not know the
+    coordinator's group membership yet: it was made through the leader a moment ago."""
+    if session.member_of is None or req.consumer.kind != ConsumerKind.CONSUMER_GROUP or node.meta.is_leader:
+        return
+    with node.meta.lock:
+        try:
+            topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
+            group = node.meta.machine.group(topic.stream_id, topic.id, req.consumer.id.value)
+            known = node.meta.machine.member(topic.stream_id, topic.id, group.id, *session.member()) is not None
+        except IggyError:
+            known = False
+    if not known:
+        await node.meta.barrier()
+
+
 def _record_ends(data: bytes | bytearray | memoryview, count: int) -> np.ndarray:
     """End of each record when no index says it (decrypted bodies changed lengths)."""
     view = memoryview(data)
@@ -98,6 +114,7 @@ def _record_ends(data: bytes | bytearray | memoryview, count: int) -> np.ndarray
 
 async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     """PollMessages for a 0.9 client: the 16-byte head, then 0.9 batch records."""
+    await _see_member(node, session, req)
     with node.meta.lock:
         topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
         _fence(node, session, req, topic)
@@ -141,6 +158,7 @@ async def offset_write(node: Node, session: Session, code: int, req: Any) -> Rep
     """Store/DeleteConsumerOffset (161/162): fenced like a poll, then the shared handler."""
     from whippet.node.dispatch import dispatch
 
+    await _see_member(node, session, req)
     with node.meta.lock:
         topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
         _fence(node, session, req, topic)
