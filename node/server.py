@@ -22,16 +22,18 @@ from whippet.metadata.raft import MetadataStore, MetadataUnavailable
 from whippet.node import auth, encryption
 from whippet.node.clock import now_us
 from whippet.node.config import NodeConfig
+from whippet.node.dispatch import dispatch
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
 from whippet.node.retention import run_cleaner
-from whippet.node.session import ClientRegistry, Session
+from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
 from whippet.node.v09.dedup import DedupingStore
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
+from whippet.replication.metrics import ReplicationCollector
 from whippet.storage.log import LogConfig
 from whippet.wire.errors import IggyError, UserAlreadyExists
 
@@ -58,9 +60,13 @@ class Node:
                 dedup_ttl_us=config.dedup_ttl_ms * 1000,
             ),
         )
-        self.replicas = ReplicaManager(self)
-        self.controller = Controller(self.replicas)
         self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
+        self.replicas = ReplicaManager(
+            node_id=self.node_id, meta_source=lambda: self.meta, logs=self.partitions, durability=self.durability,
+            secret=config.cluster_secret, replication_address=config.replication_address,
+            forward_handler=self._run_forwarded,
+        )
+        self.controller = Controller(self.replicas)
         self.metrics.watch(self)
         self.balanced_counters: dict[tuple[int, int], int] = {}
         self.ports: dict[str, int] = {}
@@ -96,6 +102,7 @@ class Node:
         replication_port = (
             int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else 0
         )
+        self.metrics.registry.register(ReplicationCollector(self.replicas))
         await self.replicas.start(self.config.host, replication_port)
         self.replicas.reconcile()
         self.controller.start()
@@ -289,6 +296,16 @@ class Node:
                     self.replicas.purged(handle.key)
         except Exception:  # a failing reaction must not stop metadata delivery
             log.exception("applying metadata event %s failed", name)
+
+    async def _run_forwarded(self, request: Any) -> bytes:
+        """A client request another node forwarded here (``replication.service.Forward``)."""
+        session = Session(
+            client_id=request.client_id, address=f"node-{request.origin_node_id}", transport=TRANSPORT_TCP,
+            user_id=request.user_id if request.has_user else None, node_id=request.origin_node_id,
+            hops=request.hops,
+        )
+        reply = await dispatch(self, session, request.code, memoryview(request.payload))
+        return bytes(reply) if isinstance(reply, (bytes, bytearray)) else b"".join(bytes(part) for part in reply)
 
     def session_closed(self, session: Session) -> None:
         self.clients.close(session)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.metadata.test_metadata_raft_cluster import PASSWORD, _converged, _start, _until
+from tests.unit.metadata.test_metadata_raft_cluster import _converged, _start, _until
 from whippet.metadata import commands as c
 from whippet.metadata import raft_patches, raft_wire
 from whippet.metadata.journal import DurableJournal

@@ -32,8 +32,8 @@ def test_entries_are_consistent() -> None:
     assert len(set(names)) == len(names)
     for code, spec in COMMAND_TABLE.items():
         assert spec.code == code
-        if spec.request is None:  # SendMessages payloads are parsed by wire.batch
-            assert code in (codes.SEND_MESSAGES, codes.SEND_MESSAGES_APPENDED)
+        if spec.request is None:
+            assert code in (codes.SEND_MESSAGES, codes.SEND_MESSAGES_APPENDED)  # parsed by wire.batch
         elif code == codes.POLL_MESSAGES_V09:  # a PollMessages payload, answered in the 0.9 layout
             assert spec.request.CODE == codes.POLL_MESSAGES
         else:
