@@ -130,7 +130,7 @@ def poll_window(
     """Where a local poll reads: the log, the head of an empty answer, the first offset and
     how many records (0 = nothing to read). Shared by the 0.8 and the 0.9 poll."""
     plog = node.partitions.get(*pkey).log
-    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
+    visible_end = min(node.replicas.visible_end(pkey), plog.next_offset)
     start = None if req.count == 0 else _start_offset(
         plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
     )
@@ -162,19 +162,8 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         # The partition is resolved here (group round-robin is per connection), then pinned.
         pinned = replace(req, partition_id=who.partition_id)
         return await forward(node, session, leader, codes.POLL_MESSAGES, pinned.encode())
-<<<<<<< HEAD
     plog, head, start, count = poll_window(node, pkey, req, stored)
     if not count:
-=======
-    handle = node.partitions.get(*pkey)
-    plog = handle.log
-    visible_end = min(node.replicas.visible_end(pkey), plog.next_offset)
-    start = None if req.count == 0 else _start_offset(
-        plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
-    )
-    head = PolledHead(partition_id=who.partition_id, current_offset=max(visible_end - 1, 0), count=0)
-    if start is None or start >= visible_end:
->>>>>>> main
         return head.encode()
     read = plog.read(start, count)
     if read.count == 0:

@@ -147,7 +147,6 @@ _REQUEST = struct.Struct("<32x16sIIIBB66x16s16sQQB7xQ4xI56x")
 # 192 timestamp, 200 request, 208 operation, 209 padding, 216 status, 220 reserved
 _REPLY = struct.Struct("<32x16sIIIBB66x16s16x16sQQQQB7xI36x")
 _EVICTION = struct.Struct("<32x16sIIIBB66x16sII103xB")
-_SIZE = struct.Struct("<I")
 assert _REQUEST.size == _REPLY.size == _EVICTION.size == HEADER_SIZE
 
 
@@ -261,8 +260,3 @@ class HeaderReader:
             return None
         self._pending = None
         return header, self._buf.take(header.body_size)
-
-
-def peek_size(data: bytes | bytearray | memoryview) -> int:
-    """The ``size`` field of a header that starts ``data`` (at least 52 bytes)."""
-    return int(_SIZE.unpack_from(data, 48)[0])

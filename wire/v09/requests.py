@@ -12,7 +12,7 @@ DescribeOptions, SyncConsumerGroup, the routing commands) get their own classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from whippet.wire import codes
@@ -256,8 +256,3 @@ def decode_request(code: int, body: bytes | memoryview) -> Any:
     if spec is None or spec.request is None or code in _RETIRED:
         raise InvalidCommand(f"command {code} is not part of the 0.9 protocol")
     return spec.request.decode(body)
-
-
-def pinned(req: rq.PollMessages, partition_id: int) -> rq.PollMessages:
-    """A poll with its partition resolved (what a routed or forwarded poll carries)."""
-    return replace(req, partition_id=partition_id)
