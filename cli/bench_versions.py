@@ -1,7 +1,8 @@
 """``whippet-bench-versions``: the official 0.9 SDK against the official 0.8 SDK, one node, one run.
 
 Both SDKs send N batches of 1000 messages of 1 KiB to their own one-partition
-topic, then poll them back in batches of 1000, through the same node. The 0.8
+topic, then poll them all back ``--passes`` times in batches of 1000, through
+the same node. The 0.8
 SDK (``apache-iggy==0.8.0``) runs from the project venv and the 0.9 SDK
 (``==0.9.0``, same distribution name) from ``.venv-iggy09``; each round runs the
 same driver under both, alternating, and the report gives the medians and the
@@ -31,7 +32,7 @@ import asyncio, json, os, sys, time
 import apache_iggy as iggy
 V09 = hasattr(iggy, "Durability")
 
-async def main(address, stream, batches, size, batch):
+async def main(address, stream, batches, size, batch, passes):
     c = iggy.IggyClient(address)
     await c.connect()
     await c.login_user("iggy", "iggy")
@@ -42,9 +43,11 @@ async def main(address, stream, batches, size, batch):
     for _ in range(batches):
         await c.send_messages(stream, "t", 0, messages)
     send_s = time.perf_counter() - started
-    total, offset = batches * batch, 0
+    total = batches * batch
     started = time.perf_counter()
-    while offset < total:
+    for _ in range(passes):
+      offset = 0
+      while offset < total:
         if V09:
             got = await c.poll_messages(stream, "t", consumer=iggy.Consumer.Single(1), partition_id=0,
                                         polling_strategy=iggy.PollingStrategy.Offset(offset), count=batch,
@@ -55,16 +58,17 @@ async def main(address, stream, batches, size, batch):
             raise SystemExit(f"poll at {offset} returned nothing")
         offset += len(got)
     poll_s = time.perf_counter() - started
-    print(json.dumps({"send": total / send_s, "poll": total / poll_s}), flush=True)
+    print(json.dumps({"send": total / send_s, "poll": passes * total / poll_s}), flush=True)
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])))
 os._exit(0)  # the SDKs' runtimes may still hold the loop's sockets at interpreter teardown
 """
 
 
-def _run(version: str, address: str, stream: str, batches: int, size: int, batch: int) -> dict[str, float]:
+def _run(version: str, address: str, stream: str, a: argparse.Namespace) -> dict[str, float]:
     out = subprocess.run(
-        [str(PYTHONS[version]), "-c", _DRIVER, address, stream, str(batches), str(size), str(batch)],
+        [str(PYTHONS[version]), "-c", _DRIVER, address, stream, str(a.batches), str(a.size), str(a.batch),
+         str(a.passes)],
         capture_output=True, text=True, timeout=600, check=False,
     )
     if out.returncode != 0:
@@ -75,7 +79,8 @@ def _run(version: str, address: str, stream: str, batches: int, size: int, batch
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=50, help="batches of --batch messages per client per round")
+    parser.add_argument("--batches", type=int, default=100, help="batches of --batch messages per client per round")
+    parser.add_argument("--passes", type=int, default=5, help="times each client polls all it sent")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
@@ -91,10 +96,11 @@ def main(argv: list[str] | None = None) -> None:
                 order = ("0.8", "0.9") if r % 2 == 0 else ("0.9", "0.8")
                 for version in order:
                     stream = f"bench-{version.replace('.', '')}-{r}"
-                    results[version].append(_run(version, node.address, stream, a.batches, a.size, a.batch))
+                    results[version].append(_run(version, node.address, stream, a))
         finally:
             node.stop()
-    report: dict[str, object] = {"batches": a.batches, "batch": a.batch, "size": a.size, "rounds": a.rounds}
+    report: dict[str, object] = {"batches": a.batches, "batch": a.batch, "size": a.size, "rounds": a.rounds,
+                                 "poll_passes": a.passes}
     for what in ("send", "poll"):
         med = {v: statistics.median(x[what] for x in results[v]) for v in results}
         report[what] = {"0.8_msgs_per_s": round(med["0.8"]), "0.9_msgs_per_s": round(med["0.9"]),

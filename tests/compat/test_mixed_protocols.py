@@ -5,8 +5,8 @@ own 0.8 client (explicit ids, user headers and origin timestamps, which the 0.8
 Python SDK cannot set) and the official apache-iggy 0.9.0 SDK (ids, headers).
 The 0.9 SDK lives in its own venv (``.venv-iggy09``, ``make test-iggy09``), so it
 runs as a subprocess that prints what it read as JSON. Every message must read
-back with the same offset, id, payload, headers, timestamp and origin timestamp
-through both protocols.
+back with the same offset, id, payload, headers, timestamp, origin timestamp and
+(stored) checksum through both protocols.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ async def main(address):
     for m in got:
         headers = m.user_headers()
         out.append({"offset": m.offset(), "id": m.id(), "payload": m.payload().hex(), "timestamp": m.timestamp(),
+                    "checksum": m.checksum(),
                     "origin": m.origin_timestamp(),
                     "headers": {} if headers is None else {str(k): str(v) for k, v in headers.to_scalar_dict().items()}})
     print(json.dumps(out), flush=True)
@@ -86,6 +87,7 @@ async def test_a_08_and_a_09_client_read_each_others_messages(node) -> None:
 
     _, polled = await raw08.poll("mixed", "t", 0, 0, 100)
     seen08 = [{"offset": m.offset, "id": m.id, "payload": m.payload.hex(), "timestamp": m.timestamp,
+               "checksum": m.checksum,
                "origin": m.origin_timestamp, "headers": _headers(m.user_headers)} for m in polled]  # fmt: skip
     await raw08.close()
     assert len(seen08) == 7
