@@ -46,7 +46,7 @@ class Client09:
     @classmethod
     async def connect(cls, address: str) -> Client09:
         host, _, port = address.rpartition(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, int(port), limit=64 << 20)
         return cls(reader, writer)
 
     async def close(self) -> None:
