@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--passes", type=int, default=5, help="times each client polls all it sent")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="directory for versions.json")
     a = parser.parse_args(argv)
     if not PYTHONS["0.9"].exists():
