@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test test-iggy09 check type lint bench lock clean proto cluster
+.PHONY: install run test test-iggy09 check type lint bench lock clean proto cluster chaos
 .PRECIOUS: $(VENV)/.%.installed
 
 # One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
@@ -22,8 +22,11 @@ install: $(VENV)/.test.installed
 run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
-# Static checks first (seconds), then the suite, then the official 0.9 SDK's own suite.
-test: $(VENV)/.test.installed $(VENV09)/.installed
+# Static checks first (seconds), then the suite: a type or lint error fails `make test` (and CI).
+# Debian tools some tests drive: chromium (the console in a real browser), zsh and fish
+# (the completion scripts). Installed when missing and root, as CI is.
+TEST_DEBS := chromium zsh fish
+test: $(VENV)/.test.installed $(VENV09)/.installed check test-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) test-iggy09
 
@@ -39,6 +42,14 @@ $(VENV09)/.installed: $(LOCK)/iggy09.txt
 test-iggy09: $(VENV)/.test.installed $(VENV09)/.installed
 	$(BIN)/python tests/iggy09/suite.py --mode single
 	$(BIN)/python tests/iggy09/suite.py --mode cluster
+
+.PHONY: test-tools
+test-tools:
+	@missing=""; for t in $(TEST_DEBS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; } || \
+		echo "test: could not install$$missing; the tests that need them will fail"; fi
 
 check: type lint
 
@@ -60,6 +71,17 @@ bench: $(VENV)/.bench.installed $(VENV09)/.installed
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
 
+# The Jepsen-style fault suite (docs/RELIABILITY.md): TRIALS seeded trials, even seeds on 3 nodes and
+# odd seeds on 5, one at a time, then the results table of docs/RELIABILITY.md. Root only: every node
+# runs as its own Unix user and partitions are iptables rules (installed when missing, removed on exit).
+# Replay one seed with `.venv/bin/python -m whippet.chaos trial --seed N`.
+TRIALS ?= 200
+FIRST_SEED ?= 1
+CHAOS_RESULTS ?= chaos-results
+chaos: $(VENV)/.test.installed
+	nice -n 10 $(BIN)/python -m whippet.chaos run --trials $(TRIALS) --first-seed $(FIRST_SEED) \
+		--results $(CHAOS_RESULTS) --keep-data
+
 # Regenerate the gRPC code from proto/ (committed; tests/unit/replication checks it is fresh).
 proto: $(VENV)/.test.installed
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=replication/_pb \
@@ -71,7 +93,7 @@ proto: $(VENV)/.test.installed
 CERTS ?= ./certs
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
+	$(BIN)/python -m whippet.node.certs --out $(CERTS)
 
 clean:
 	rm -rf $(VENV) $(VENV09) build *.egg-info

@@ -25,8 +25,8 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from whippet.metadata.model import ClusterNode, OptionEntry
-from whippet.metadata.permissions import Permissions
 from whippet.wire.errors import InvalidCommand
+from whippet.wire.permissions import Permissions
 
 __all__ = [
     "FORMAT_VERSION",

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from whippet.metadata.permissions import Permissions
+from whippet.wire.permissions import Permissions
 
 __all__ = [
-    "ACK_LEVELS",
     "ROOT_USER_ID",
     "USER_ACTIVE",
     "USER_INACTIVE",
@@ -37,10 +36,6 @@ __all__ = [
 USER_ACTIVE = 1
 USER_INACTIVE = 2
 ROOT_USER_ID = 0
-#: what a send may wait for, weakest first: the leader's log, a majority of the
-#: replicas, every in-sync replica (the names ``replication.leader`` acts on).
-#: ``Topic.ack`` is one of these or "" (the answering leader's ``cluster_ack``).
-ACK_LEVELS = ("leader", "quorum", "all")
 #: a resource option as a 0.9 client set it: (key, value kind, value bytes)
 OptionEntry = tuple[str, int, bytes]
 
@@ -119,7 +114,7 @@ class Topic:
     message_expiry: int
     max_topic_size: int
     replication_factor: int
-    #: the topic's producer ack level (one of ACK_LEVELS); "" = the node's default
+    #: the topic's producer ack level (one of ``wire.ack.ACK_LEVELS``); "" = the node's default
     ack: str = ""
     #: the options a 0.9 client set explicitly (sorted by key); the rest are derived
     options: tuple[OptionEntry, ...] = ()

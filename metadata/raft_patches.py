@@ -79,6 +79,10 @@ def _inflate(data: bytes) -> bytes:
 class GuardedConnection(TcpConnection):  # type: ignore[misc]
     """pysyncobj's connection with a frame-size bound, bounded inflation, and logging."""
 
+    # pysyncobj's attributes this class reads and writes (its base is untyped).
+    _TcpConnection__readBuffer: bytes
+    recvLastTimestamp: int
+
     def _peer(self) -> str:
         sock = self._TcpConnection__socket
         try:
@@ -145,6 +149,8 @@ class MemberTransport(TCPTransport):  # type: ignore[misc]
 class LocalTransport(MemberTransport):
     """A one-member group: ready at once, never binds, never dials."""
 
+    _ready: bool  # pysyncobj's TCPTransport attribute (its base is untyped)
+
     def _maybeBind(self) -> None:
         if not self._ready:
             self._ready = True
@@ -160,10 +166,9 @@ def trim_append_entries(message: dict[str, Any], entry_term: Any) -> tuple[dict[
     ``entry_term(idx)`` is the term of this node's entry ``idx`` (None if it has none).
     Returns ``(message, None)`` to hand on to pysyncobj (possibly rewritten so that
     entries this node already holds are dropped and ``prevLogIdx`` points at the last
-    of them), or ``(bookkeeping_message, verified_end)`` when every entry matches and
-    this node holds more: pysyncobj must then only update leader, term and commit
-    index (capped at the verified prefix), and the caller answers success itself up
-    to ``verified_end``. A message pysyncobj would reject anyway (no or a different
+    of them), or ``(bookkeeping_message, verified_end)`` when every entry is already
+    here: pysyncobj must then only update leader, term and commit index (capped at the
+    verified prefix), and the caller answers success itself up to ``verified_end``. A message pysyncobj would reject anyway (no or a different
     entry at ``prevLogIdx``) is handed on unchanged.
     """
     if "prevLogIdx" not in message:
@@ -180,8 +185,8 @@ def trim_append_entries(message: dict[str, Any], entry_term: Any) -> tuple[dict[
         if k == 0:
             return message, None
         return {**message, "prevLogIdx": last_idx, "prevLogTerm": entries[k - 1][2], "entries": entries[k:]}, None
-    if entry_term(last_idx + 1) is None:  # nothing beyond: pysyncobj truncates nothing
-        return message, None
+    # Every entry is already here: nothing to cut or append (pysyncobj would delete and
+    # re-add them, briefly losing committed entries from the journal).
     bookkeeping = {k2: v for k2, v in message.items() if k2 not in ("prevLogIdx", "prevLogTerm", "entries")}
     bookkeeping["commit_index"] = min(int(message["commit_index"]), last_idx)
     return bookkeeping, last_idx
@@ -195,8 +200,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    _syncobj.pickle = raft_wire  # type: ignore[attr-defined]
-    _tcp_connection.pickle = raft_wire  # type: ignore[attr-defined]
-    _transport.TcpConnection = GuardedConnection  # type: ignore[attr-defined]
-    _tcp_server.TcpConnection = GuardedConnection  # type: ignore[attr-defined]
+    _syncobj.pickle = raft_wire
+    _tcp_connection.pickle = raft_wire
+    _transport.TcpConnection = GuardedConnection
+    _tcp_server.TcpConnection = GuardedConnection
     _installed = True

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from whippet.wire.ack import ACK_LEVELS
+
 __all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
 
 FSYNC_MODES = ("always", "interval", "never")
+CONSOLE_MODES = ("off", "read-only", "read-write")
 
 
 class ConfigError(ValueError):
@@ -56,6 +59,8 @@ class NodeConfig:
     http_jwt_secret: str = ""
     http_jwt_expiry_s: int = 3600
     http_max_request_size: int = 2 * 1024 * 1024
+    # [http] console: the web console at /console/ ("off", "read-only" or "read-write")
+    http_console: str = "read-only"
     # [encryption]: AES-256-GCM of message payloads and user headers at rest
     encryption_enabled: bool = False
     encryption_key: str = ""
@@ -65,7 +70,7 @@ class NodeConfig:
     storage_segment_size: int = 1 << 30
     storage_checksum: bool = True
     # [dedup]
-    dedup_enabled: bool = False
+    dedup_enabled: bool = True
     dedup_max_entries: int = 10_000
     dedup_ttl_ms: int = 60_000
     # [retention]
@@ -91,6 +96,7 @@ class NodeConfig:
     cluster_replication_port: int = 0
     cluster_secret: str = ""
     cluster_ack: str = "quorum"
+    cluster_leader_wait_ms: int = 5000
     # [metrics]: Prometheus text on the HTTP port at /metrics
     metrics_enabled: bool = True
     # [log]
@@ -129,6 +135,7 @@ class NodeConfig:
         if self.node_id < 1:
             raise ConfigError(f"node_id={self.node_id}: node ids start at 1")
         for name in ("storage_fsync_interval_ms", "dedup_max_entries", "dedup_ttl_ms", "retention_interval_ms",
+                     "cluster_leader_wait_ms",
                      "heartbeat_interval_ms", "http_jwt_expiry_s", "http_max_request_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be > 0")
@@ -153,8 +160,10 @@ class NodeConfig:
         members = self.cluster_members()
         if members and self.node_id not in members:
             raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
-        if self.cluster_ack not in ("leader", "quorum", "all"):
-            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be leader, quorum or all")
+        if self.http_console not in CONSOLE_MODES:
+            raise ConfigError(f"http_console={self.http_console!r}: must be one of {', '.join(CONSOLE_MODES)}")
+        if self.cluster_ack not in ACK_LEVELS:
+            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be one of {', '.join(ACK_LEVELS)}")
         from whippet.node import encryption
 
         encryption.check_config(self)

@@ -291,10 +291,17 @@ class ReplicaManager:
                 metadata=self.peers.metadata,
                 timeout=30,
             )
-        except (grpc.aio.AioRpcError, LookupError) as exc:
-            raise NotLeader(f"node {target} is not reachable: {exc}") from None
+        except LookupError as exc:
+            raise NotLeader(f"node {target} is not known: {exc}", not_applied=True) from None
+        except grpc.aio.AioRpcError as exc:
+            # Refused before anything was sent: the request certainly did not run there.
+            unsent = exc.code() == grpc.StatusCode.UNAVAILABLE and "connect" in (exc.details() or "").lower()
+            raise NotLeader(f"node {target} is not reachable: {exc.code().name}", not_applied=unsent) from None
         if reply.status:
-            raise IggyError.from_code(reply.status)
+            error = IggyError.from_code(reply.status)
+            if isinstance(error, NotLeader):
+                error.not_applied = reply.not_applied
+            raise error
         return bytes(reply.payload)
 
     async def forwarded(self, request: pb.ForwardRequest) -> bytes:

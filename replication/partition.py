@@ -189,12 +189,12 @@ class ReplicatedPartition:
         fencing, or without a quorum within the lease)."""
         state = self.leader_state
         if state is None or state.fenced:
-            raise NotLeader("this node does not lead the partition (now)")
+            raise NotLeader("this node does not lead the partition (now)", not_applied=True)
         if not state.has_lease():
-            raise NotLeader("the partition leader cannot reach a quorum of its replicas")
+            raise NotLeader("the partition leader cannot reach a quorum of its replicas", not_applied=True)
         return state
 
-    async def append(self, records: memoryview | bytes, ends: np.ndarray, ack: str, now_us: int,
+    async def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, ack: str, now_us: int,
                      on_written: Callable[[AppendResult], None] | None = None) -> AppendResult:  # fmt: skip
         """Append a client batch as leader and wait until it holds at level ``ack``.
 
@@ -218,7 +218,8 @@ class ReplicatedPartition:
                     # The log was cut, purged or closed while the batch was handed out:
                     # it was not written; the client may send it again.
                     state.unpublish()
-                    raise NotLeader("the partition changed while the batch was being appended; retry") from None
+                    raise NotLeader("the partition changed while the batch was being appended; retry",
+                                    not_applied=True) from None
                 except BaseException:
                     state.unpublish()
                     if self.role is state and not state.fenced:

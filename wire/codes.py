@@ -82,6 +82,10 @@ SET_TOPIC_ACK: Final = 9002
 GET_TOPIC_ACK: Final = 9003
 #: SendMessages (same payload as 101) answered with where the batch went (:class:`Appended`)
 SEND_MESSAGES_APPENDED: Final = 9004
+#: each partition's leader, replicas, in-sync set, high watermark and size, as its leader sees them
+GET_PARTITION_STATES: Final = 9005
+#: the calling session's own membership in a consumer group: member id and partitions
+GET_CONSUMER_ASSIGNMENT: Final = 9006
 #: a 0.9 client's PollMessages (same payload as 100) forwarded to the partition leader,
 #: answered in the 0.9 poll layout (batch records)
-POLL_MESSAGES_V09: Final = 9005
+POLL_MESSAGES_V09: Final = 9007

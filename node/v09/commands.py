@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_poll, can_send
 from whippet.node import encryption
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic, key
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.handlers.messages import append_batch, commit_polled, poll_window
-from whippet.node.routing import forward
+from whippet.node.routing import forward, on_leader
 from whippet.node.v09.session import attach_tag, counters
 from whippet.wire import codes
 from whippet.wire import requests as rq
@@ -60,7 +60,7 @@ async def send(node: Node, session: Session, body: memoryview) -> bytes:
     if batch.partitioning.kind == PartitioningKind.PARTITION_ID:
         pid = int.from_bytes(batch.partitioning.value, "little")
         with node.meta.lock:
-            topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
+            topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, can_send)
             if pid < len(topic.partitions) and topic.partitions[pid].leader < 0:
                 raise TransientNotAccepted("the partition has no leader yet")
     appended = await append_batch(node, session, batch)
@@ -116,7 +116,7 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     """PollMessages for a 0.9 client: the 16-byte head, then 0.9 batch records."""
     await _see_member(node, session, req)
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         _fence(node, session, req, topic)
         who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
         if who.partition_id is None:
@@ -126,10 +126,19 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
         leader = topic.partitions[who.partition_id].leader
     if leader < 0:
         raise TransientNotAccepted("the partition has no leader yet")
-    if leader != node.node_id:
-        pinned = replace(req, partition_id=who.partition_id)
-        return await forward(node, session, leader, codes.POLL_MESSAGES_V09, pinned.encode())
-    plog, head, start, count = poll_window(node, pkey, req, stored)
+
+    async def attempt(leader: int) -> Reply:
+        if leader != node.node_id:  # the leader converts: it has the record ends at hand
+            pinned = replace(req, partition_id=pkey[2])
+            return await forward(node, session, leader, codes.POLL_MESSAGES_V09, pinned.encode())
+        return await _poll_here(node, req, pkey, stored, who.kind, who.consumer_id)
+
+    return await on_leader(node, pkey, attempt, repeatable=True)
+
+
+async def _poll_here(node: Node, req: rq.PollMessages, pkey: tuple[int, int, int], stored: int | None,
+                     kind: int, consumer_id: int) -> Reply:  # fmt: skip
+    plog, head, start, count = poll_window(node, req, pkey, stored)
     if not count:
         return head.encode()
     read, ends = plog.read_with_ends(start, count)
@@ -139,9 +148,9 @@ async def poll(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     if (cipher := encryption.for_reading(node)) is not None:
         data = memoryview(cipher.decrypt_records(data, read.count))
         ends = _record_ends(data, read.count)
-    batches = encode_poll_batches(data, ends, who.partition_id)
+    batches = encode_poll_batches(data, ends, pkey[2])
     if req.auto_commit:
-        await commit_polled(node, pkey, who, read.first_offset + read.count - 1)
+        await commit_polled(node, pkey, kind, consumer_id, read.first_offset + read.count - 1)
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = replace(head, count=read.count)
@@ -160,14 +169,14 @@ async def offset_write(node: Node, session: Session, code: int, req: Any) -> Rep
 
     await _see_member(node, session, req)
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         _fence(node, session, req, topic)
     return await dispatch(node, session, code, memoryview(b""), request=req)
 
 
 async def sync_group(node: Node, session: Session, req: r09.SyncConsumerGroup) -> bytes:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         group = node.meta.machine.group(topic.stream_id, topic.id, req.group_id.value)
         member = node.meta.machine.member(topic.stream_id, topic.id, group.id, *session.member())
         if member is None:
@@ -188,7 +197,7 @@ async def routing(node: Node, session: Session, req: Any) -> bytes:
     """GetPollRouting (103) / GetConsumerOffsetRouting (123): the session to attach and the primary."""
     user_id = session.require_user()
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         if req.consumer.kind == ConsumerKind.CONSUMER_GROUP:
             who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
             pid = who.partition_id

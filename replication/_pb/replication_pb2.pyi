@@ -156,12 +156,14 @@ class ForwardRequest(_message.Message):
     def __init__(self, code: _Optional[int] = ..., payload: _Optional[bytes] = ..., origin_node_id: _Optional[int] = ..., client_id: _Optional[int] = ..., user_id: _Optional[int] = ..., has_user: _Optional[bool] = ..., hops: _Optional[int] = ..., min_applied: _Optional[int] = ...) -> None: ...
 
 class ForwardResponse(_message.Message):
-    __slots__ = ("status", "payload")
+    __slots__ = ("status", "payload", "not_applied")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    NOT_APPLIED_FIELD_NUMBER: _ClassVar[int]
     status: int
     payload: bytes
-    def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    not_applied: bool
+    def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ..., not_applied: _Optional[bool] = ...) -> None: ...
 
 class PingRequest(_message.Message):
     __slots__ = ("from_node_id",)

@@ -36,7 +36,7 @@ SECRETS = {"WHIPPET_CLUSTER_SECRET": "s3cret-cluster-pass", "WHIPPET_AUTH_ROOT_P
 
 @pytest.fixture(scope="module")
 def objects() -> list[dict[str, Any]]:
-    return render()
+    return render(extra=("secret.example.yaml",))
 
 
 def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:

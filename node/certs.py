@@ -1,4 +1,4 @@
-"""``python -m whippet.cli.certs --out DIR``: a development CA and node certificates.
+"""``python -m whippet.node.certs --out DIR``: a development CA and node certificates.
 
 Writes, in ``DIR``:
 
@@ -12,6 +12,9 @@ Point a node at them with ``tcp_tls_cert_file = "DIR/node.pem"``,
 ``tcp_tls_key_file = "DIR/node.key"`` (likewise ``ws_tls_*``, ``http_tls_*``,
 ``quic_tls_*``) and a client at ``ca.pem`` (``tls_ca_file=DIR/ca.pem``). For
 development only: the CA key sits unencrypted beside the certificates.
+
+A node tool, not a CLI command: it shares ``node.transports.tls``'s certificate code
+and needs the node's ``cryptography``, which the SDK/CLI install does not bring.
 """
 
 from __future__ import annotations
