@@ -30,6 +30,7 @@ from whippet.node.retention import run_cleaner
 from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
+from whippet.node.v09.dedup import DedupingStore
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
 from whippet.replication.metrics import ReplicationCollector
@@ -85,7 +86,7 @@ class Node:
         raft_address = self._raft_address()
         members = self.config.cluster_members()
         peers = [a for i, a in members.items() if i != self.node_id]
-        self.meta = await MetadataStore.start(
+        self.meta = await DedupingStore.start(
             self_address=raft_address,
             partners=peers,
             data_dir=meta_dir,

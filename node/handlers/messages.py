@@ -162,9 +162,12 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     return await on_leader(node, pkey, attempt, repeatable=True)
 
 
-async def _poll_here(node: Node, req: rq.PollMessages, pkey: tuple[int, int, int], stored: int | None,
-                     kind: int, consumer_id: int) -> Reply:  # fmt: skip
-    """A poll on the partition's leader: only below the high watermark, straight from the files."""
+def poll_window(
+    node: Node, req: rq.PollMessages, pkey: tuple[int, int, int], stored: int | None
+) -> tuple[PartitionLog, PolledHead, int, int]:
+    """Where a poll on this partition leader reads: the log, the head of an empty answer,
+    the first offset and how many records (0 = nothing), below the high watermark.
+    Shared by the 0.8 and the 0.9 poll."""
     part = node.replicas.partitions.get(pkey)
     if part is None or part.leader_state is None:
         raise NotLeader("this node does not lead the partition (now)", not_applied=True)
@@ -175,20 +178,32 @@ async def _poll_here(node: Node, req: rq.PollMessages, pkey: tuple[int, int, int
     )
     head = PolledHead(partition_id=pkey[2], current_offset=max(visible_end - 1, 0), count=0)
     if start is None or start >= visible_end:
+        return plog, head, 0, 0
+    return plog, head, start, min(req.count, visible_end - start)
+
+
+async def commit_polled(node: Node, pkey: tuple[int, int, int], kind: int, consumer_id: int, offset: int) -> None:
+    """Auto-commit: store ``offset`` as the consumer's (or group's) offset on the partition."""
+    await node.meta.propose(
+        mc.StoreConsumerOffset(stream_id=pkey[0], topic_id=pkey[1], partition_id=pkey[2],
+                               kind=kind, consumer_id=consumer_id, offset=offset)
+    )  # fmt: skip
+
+
+async def _poll_here(node: Node, req: rq.PollMessages, pkey: tuple[int, int, int], stored: int | None,
+                     kind: int, consumer_id: int) -> Reply:  # fmt: skip
+    """A poll on the partition's leader: only below the high watermark, straight from the files."""
+    plog, head, start, count = poll_window(node, req, pkey, stored)
+    if not count:
         return head.encode()
-    read = plog.read(start, min(req.count, visible_end - start))
+    read = plog.read(start, count)
     if read.count == 0:
         return head.encode()
     data: bytes | bytearray = read.data
     if (cipher := encryption.for_reading(node)) is not None:
         data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
-        await node.meta.propose(
-            mc.StoreConsumerOffset(
-                stream_id=pkey[0], topic_id=pkey[1], partition_id=pkey[2],
-                kind=kind, consumer_id=consumer_id, offset=read.first_offset + read.count - 1,
-            )
-        )
+        await commit_polled(node, pkey, kind, consumer_id, read.first_offset + read.count - 1)
     node.metrics.messages_out.inc(read.count)
     node.metrics.bytes_out.inc(len(read.data))
     head = PolledHead(partition_id=pkey[2], current_offset=head.current_offset, count=read.count)

@@ -107,6 +107,8 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
             max_topic_size=req.max_topic_size,
             replication_factor=req.replication_factor or node.config.topic_replication_factor,
             created_at=now_us(),
+            options=req.options,
+            ack=req.ack,
         )
     )
     with node.meta.lock:
@@ -139,6 +141,7 @@ async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Rep
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
             replication_factor=req.replication_factor or node.config.topic_replication_factor,
+            options=req.options,
         )
     )
     return b""

@@ -25,9 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from whippet.node.session import TRANSPORT_WS
 from whippet.node.transports import tls
-from whippet.node.transports.binary import answer
-from whippet.wire.errors import IggyError
-from whippet.wire.framing import RequestReader
+from whippet.node.transports.sniff import FrameReader, Unreadable, answer_frame
 
 if TYPE_CHECKING:
     from whippet.node.server import Node
@@ -72,24 +70,17 @@ async def _serve_connection(node: Node, ws: ServerConnection) -> None:
     address = f"{peer[0]}:{peer[1]}" if peer else "unknown:0"
     session = node.clients.open(address, TRANSPORT_WS)
     node.metrics.connections(+1)
-    reader = RequestReader()
+    reader = FrameReader()  # 0.8 or 0.9, decided by the first bytes
     try:
         async for message in ws:
             if isinstance(message, str):
                 continue
             reader.feed(message)
-            while True:
-                try:
-                    frame = reader.next_frame()
-                except IggyError as exc:  # unreadable framing: the byte stream cannot be trusted
-                    buffers, _ = await answer(node, session, -exc.status, memoryview(b""))
+            while (frame := reader.next_frame()) is not None:
+                buffers, close = await answer_frame(node, session, frame)
+                if buffers:
                     await ws.send(_message(buffers))
-                    return
-                if frame is None:
-                    break
-                buffers, close = await answer(node, session, frame.code, frame.payload)
-                await ws.send(_message(buffers))
-                if close:
+                if close or isinstance(frame, Unreadable):  # the byte stream cannot be trusted
                     return
     except ConnectionClosed:
         pass
