@@ -88,6 +88,14 @@ proto: $(VENV)/.test.installed
 		--grpc_python_out=replication/_pb --pyi_out=replication/_pb proto/replication.proto
 	sed -i 's/^import replication_pb2 as/from . import replication_pb2 as/' replication/_pb/replication_pb2_grpc.py
 
+# Deterministic simulation of the replication decisions (tests/simulation/): SEEDS random
+# fault schedules, each replayable with `.venv/bin/python -m tests.simulation.run --first N --seeds 1`.
+# `make test` runs 2000 of them.
+SEEDS ?= 20000
+.PHONY: simulate
+simulate: $(VENV)/.test.installed
+	$(BIN)/python -m tests.simulation.run --seeds $(SEEDS)
+
 # A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change);
 # the CA is reused when present. See docs/TRANSPORTS.md for the settings that use them.
 CERTS ?= ./certs

@@ -50,6 +50,8 @@ _STARTUP_GRACE = 10.0
 _PREFERRED_EVERY = 5.0
 _NEW_EPOCH_RETRY = 1.0
 _WAITING_LOG_EVERY = 5.0
+#: a promise above the metadata's epoch this old belongs to an election that did not complete
+_STALLED_AFTER = 2.0
 
 
 class LogHandle(Protocol):
@@ -86,8 +88,8 @@ class ReplicaManager:
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
-        #: partitions each peer reported it leads without a quorum (from its last ping answer)
-        self.peer_leaderless: dict[int, set[Key]] = {}
+        #: partitions each peer reported as needing an election (from its last ping answer)
+        self.peer_needs_election: dict[int, set[Key]] = {}
         self._epoch_requests: set[Key] = set()
         self.bound_port = 0
         self._started = time.monotonic()
@@ -189,9 +191,31 @@ class ReplicaManager:
     def leaders(self) -> dict[Key, LeaderState]:
         return {k: s for k, p in self.partitions.items() if (s := p.leader_state) is not None}
 
-    def leaderless(self) -> list[Key]:
-        """Partitions led here that cannot serve: no quorum fetched within the lease."""
-        return [k for k, s in self.leaders().items() if not s.fenced and not s.has_lease()]
+    def needs_election(self) -> list[Key]:
+        """Partitions that need an election, as this node sees them: named leader here but
+        not serving (no quorum fetched within the lease, or not leading at all because it
+        promised a later epoch), or holding a promise above the metadata's epoch for longer
+        than :data:`_STALLED_AFTER` (an election that did not complete: the replica would
+        otherwise refuse its leader for good). The controller replaces the leader."""
+        out = []
+        now = time.monotonic()
+        with self.meta.lock:
+            placed = {
+                (s.id, t.id, p.id): (p.leader, p.epoch)
+                for s in self.meta.machine.streams() for t in s.topics.values() for p in t.partitions
+                if self.node_id in p.replicas
+            }
+        for key, (leader, epoch) in placed.items():
+            part = self.partitions.get(key)
+            if part is None:
+                continue
+            if part.epochs.promised > epoch and now - part.promised_at > _STALLED_AFTER:
+                out.append(key)
+                continue
+            state = part.leader_state
+            if leader == self.node_id and (state is None or (not state.fenced and not state.has_lease())):
+                out.append(key)
+        return out
 
     # --- an epoch this node must not lead ------------------------------------------------------
     def _new_epoch_needed(self, part: ReplicatedPartition, epoch: int) -> None:
@@ -423,7 +447,9 @@ class ReplicaManager:
                 pb.PingRequest(from_node_id=self.node_id), metadata=self.peers.metadata, timeout=_DEAD_AFTER / 2
             )
             self.last_seen[node_id] = time.monotonic()
-            self.peer_leaderless[node_id] = {(r.stream_id, r.topic_id, r.partition_id) for r in reply.leaderless}
+            self.peer_needs_election[node_id] = {
+                (r.stream_id, r.topic_id, r.partition_id) for r in reply.needs_election
+            }
         except (grpc.aio.AioRpcError, LookupError):
             pass
 

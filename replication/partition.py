@@ -80,6 +80,8 @@ class ReplicatedPartition:
         self.durability = durability
         self.role: LeaderState | Following | None = None
         self.generation = 0
+        #: when the promise was last raised (a restart makes an old promise stale at once)
+        self.promised_at = -1e18
         #: called with the epoch this replica must not lead (any more): a write failed after
         #: publishing, or it would lead again an epoch it led before a restart
         self.on_new_epoch_needed: Callable[[ReplicatedPartition, int], None] | None = None
@@ -170,6 +172,8 @@ class ReplicatedPartition:
         it cannot change until a leader of at least ``new_epoch`` exists.
         """
         raised = self.epochs.promise(new_epoch)
+        if raised:
+            self.promised_at = time.monotonic()
         state = self.leader_state
         following = self.following
         if (state is not None and state.epoch < new_epoch) or (following is not None and following.epoch < new_epoch):

@@ -172,14 +172,14 @@ class PingRequest(_message.Message):
     def __init__(self, from_node_id: _Optional[int] = ...) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ("node_id", "metadata_leader", "leaderless")
+    __slots__ = ("node_id", "metadata_leader", "needs_election")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_LEADER_FIELD_NUMBER: _ClassVar[int]
-    LEADERLESS_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_ELECTION_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     metadata_leader: bool
-    leaderless: _containers.RepeatedCompositeFieldContainer[PartitionRef]
-    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ..., leaderless: _Optional[_Iterable[_Union[PartitionRef, _Mapping]]] = ...) -> None: ...
+    needs_election: _containers.RepeatedCompositeFieldContainer[PartitionRef]
+    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ..., needs_election: _Optional[_Iterable[_Union[PartitionRef, _Mapping]]] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("raft_address", "hops")
