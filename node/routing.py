@@ -51,6 +51,14 @@ def _placement(node: Node, key: Key) -> tuple[int, int]:
         return p.leader, p.epoch
 
 
+def _cut_off(node: Node, key: Key) -> bool:
+    """This node is the named leader but lost its quorum: likely cut off from the cluster,
+    where no news of the next leader can reach it; the client had better ask another node."""
+    part = node.replicas.partitions.get(key)
+    state = part.leader_state if part is not None else None
+    return state is not None and not state.has_lease()
+
+
 async def on_leader(node: Node, key: Key, attempt: Callable[[int], Awaitable[T]], *, repeatable: bool) -> T:
     """``attempt(leader)`` (it runs locally when ``leader`` is this node, else forwards),
     waiting out a failover as the module says. ``repeatable``: running it twice is harmless."""
@@ -63,7 +71,7 @@ async def on_leader(node: Node, key: Key, attempt: Callable[[int], Awaitable[T]]
                 return await attempt(leader)
             except (NotLeader, ReplicationTimeout) as exc:
                 safe = repeatable or (isinstance(exc, NotLeader) and exc.not_applied)
-                if not safe or loop.time() >= deadline:
+                if not safe or loop.time() >= deadline or (leader == node.node_id and _cut_off(node, key)):
                     raise
         elif loop.time() >= deadline:
             raise NotLeader("the partition has no reachable leader; retry", not_applied=True)

@@ -117,6 +117,7 @@ class Controller:
             probes = await asyncio.gather(*(self._probe(r, key) for r in others))
             if leader_still_heard(leader, epoch, probes):
                 log.debug("partition %s: leader %d unreachable from here but heard by its followers", key, leader)
+                self._next_try[key] = time.monotonic() + _TICK  # ask again soon: it may be a fresh cut
                 return False
         new_epoch = epoch + 1
         answers = await asyncio.gather(*(self._fence(r, key, new_epoch) for r in others))

@@ -58,7 +58,7 @@ class Tail:
 class LeaderState:
     def __init__(self, *, epoch: int, replicas: tuple[int, ...], self_id: int, log_end: int,
                  start: int | None = None, high_watermark: int = 0, lag_ms: int = 10_000,
-                 lease_s: float = 2.0, alive: Callable[[int], bool] = lambda _node: True) -> None:
+                 lease_s: float = 1.5, alive: Callable[[int], bool] = lambda _node: True) -> None:
         self.core = LeaderCore(
             epoch=epoch, start=log_end if start is None else start, replicas=replicas, self_id=self_id,
             log_end=log_end, now=time.monotonic(), high_watermark=high_watermark, lag_s=lag_ms / 1000,

@@ -48,7 +48,7 @@ class LeaderCore:
     now: float
     high_watermark: int = 0
     lag_s: float = 10.0
-    lease_s: float = 2.0
+    lease_s: float = 1.5
     alive: Callable[[int], bool] = field(default=lambda _node: True)
     follower_end: dict[int, int] = field(default_factory=dict)
     heard_at: dict[int, float] = field(default_factory=dict)
