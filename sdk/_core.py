@@ -458,7 +458,7 @@ class ClientCore:
                     raise
                 if partition is not None:
                     self.routing.forget(*partition)  # type: ignore[arg-type]
-                await asyncio.sleep(min(1.0, 0.05 * 2 ** min(failovers, 5)))
+                await asyncio.sleep(min(0.5, 0.05 * 2 ** min(failovers, 4)))
                 failovers += 1
                 try:
                     await self.refresh_cluster()
