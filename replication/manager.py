@@ -52,7 +52,7 @@ class ReplicaManager:
         self.leaders: dict[Key, LeaderState] = {}
         self.followers: dict[Key, Follower] = {}
         self._epochs: dict[Key, EpochCache] = {}
-        self.peers = PeerPool(self._replication_address, node.config.cluster_secret)
+        self.peers = PeerPool(self._replication_address, node.security)
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
@@ -63,15 +63,18 @@ class ReplicaManager:
         self._raft_leader: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int | None) -> None:
+        """Start the roles; listen for peers on ``host:port`` unless ``port`` is None (a
+        one-node cluster has no peers, so it opens no replication port at all)."""
         from whippet.replication.metrics import ReplicationCollector
         from whippet.replication.service import ReplicationService, add_to_server
 
         self.node.metrics.registry.register(ReplicationCollector(self))
-        self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
-        add_to_server(ReplicationService(self), self._server)
-        self.bound_port = self._server.add_insecure_port(f"{host}:{port}")
-        await self._server.start()
+        if port is not None:
+            self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
+            add_to_server(ReplicationService(self), self._server)
+            self.bound_port = self.node.security.add_port(self._server, f"{_bracketed(host)}:{port}")
+            await self._server.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch_peers()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._preferred_loop()))
 
@@ -342,7 +345,7 @@ class ReplicaManager:
                 raise IggyError.from_code(12001, "this node was not admitted to the metadata group in time")
             for raft in peers:
                 address = self.node.config.replication_address(raft)
-                channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+                channel = self.peers.channel(address)
                 try:
                     stub = pb_grpc.ReplicationStub(channel)
                     await stub.Join(pb.JoinRequest(raft_address=self_raft), metadata=self.peers.metadata, timeout=2)
@@ -412,3 +415,8 @@ class ReplicaManager:
             if others:
                 await asyncio.gather(*(self._ping(n) for n in others))
             await asyncio.sleep(_PING_EVERY)
+
+
+def _bracketed(host: str) -> str:
+    """``host`` as the host part of a gRPC address (IPv6 literals in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -14,7 +14,6 @@ from whippet.node.dispatch import dispatch
 from whippet.node.session import TRANSPORT_TCP, Session
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
-from whippet.replication.peers import check_secret
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -79,8 +78,9 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         self.m = manager
 
     async def _authorize(self, context: Any) -> None:
-        if not check_secret(self.m.node.config.cluster_secret, context.invocation_metadata()):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "wrong cluster secret")
+        reason = self.m.node.security.check(context)
+        if reason is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
 
     async def Ping(self, request: pb.PingRequest, context: Any) -> pb.PingResponse:
         await self._authorize(context)

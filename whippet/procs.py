@@ -2,7 +2,8 @@
 
 Every process is started on free ports with its own data dir, waited for until
 its TCP port accepts, and stopped by PID (SIGTERM, then SIGKILL after a bound).
-A :class:`Cluster` is N such processes sharing a member list and a secret.
+A :class:`Cluster` is N such processes sharing a member list, a secret and a
+cluster CA (each member gets its own certificate, as ``make certs`` makes them).
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class Cluster:
                 "WHIPPET_CLUSTER_NODES": members,
                 "WHIPPET_CLUSTER_SECRET": "test-cluster-secret",
                 "WHIPPET_TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
+                **self._member_certificate(i),
                 **self.extra_env,
             }
             self.nodes[i] = NodeProcess(data_dir=self.root / f"node-{i}", raft_port=raft[i], extra_env=env)
@@ -198,10 +200,20 @@ class Cluster:
         members = self.nodes[next(iter(self.nodes))].extra_env["WHIPPET_CLUSTER_NODES"]
         members = f"{members},{node_id}@127.0.0.1:{raft}"
         env = {**self.nodes[next(iter(self.nodes))].extra_env, "WHIPPET_NODE_ID": str(node_id),
-               "WHIPPET_CLUSTER_NODES": members}
+               "WHIPPET_CLUSTER_NODES": members, **self._member_certificate(node_id)}
         node = NodeProcess(data_dir=self.root / f"node-{node_id}", raft_port=raft, extra_env=env)
         self.nodes[node_id] = node
         return node.start(timeout)
+
+    def _member_certificate(self, node_id: int) -> dict[str, str]:
+        """The cluster_tls_* settings of member ``node_id`` (its certificate is made here, from the
+        cluster CA in ``root/certs``), unless ``extra_env`` runs the cluster without TLS."""
+        if self.extra_env.get("WHIPPET_CLUSTER_INSECURE", "").lower() in ("1", "true", "yes", "on"):
+            return {}
+        from whippet.cli.certs import make_cluster_certs
+
+        cluster = self.extra_env.get("WHIPPET_CLUSTER_NAME", "whippet")
+        return make_cluster_certs(self.root / "certs", cluster, [node_id]).env(node_id)
 
     def start(self, timeout: float = 60.0) -> Cluster:
         for n in self.nodes.values():
