@@ -10,6 +10,7 @@ from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import (
     allowed_topic,
+    checked_replication_factor,
     current_offset,
     key,
     lowest_stored_offset,
@@ -95,6 +96,7 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
         perms = permissions(node, session)
         stream = node.meta.machine.stream(key(req.stream_id))
         require(perms.can_create_topic(stream.id))
+        replication_factor = checked_replication_factor(node, req.replication_factor)
     _check_max_size(node, req.max_topic_size)
     topic_id = await node.meta.propose(
         mc.CreateTopic(
@@ -104,7 +106,7 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
             compression=req.compression,
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
-            replication_factor=req.replication_factor or node.config.topic_replication_factor,
+            replication_factor=replication_factor,
             created_at=now_us(),
         )
     )
@@ -131,6 +133,8 @@ async def delete_topic(node: Node, session: Session, req: rq.DeleteTopic) -> Rep
 async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Reply:
     sid, tid = _resolve_managed(node, session, req)
     _check_max_size(node, req.max_topic_size)
+    with node.meta.lock:
+        replication_factor = checked_replication_factor(node, req.replication_factor)
     await node.meta.propose(
         mc.UpdateTopic(
             stream_id=sid,
@@ -139,7 +143,7 @@ async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Rep
             compression=req.compression,
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
-            replication_factor=req.replication_factor or node.config.topic_replication_factor,
+            replication_factor=replication_factor,
         )
     )
     return b""
