@@ -50,12 +50,19 @@ proto: $(VENV)/.test.installed
 		--grpc_python_out=replication/_pb --pyi_out=replication/_pb proto/replication.proto
 	sed -i 's/^import replication_pb2 as/from . import replication_pb2 as/' replication/_pb/replication_pb2_grpc.py
 
-# A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change);
-# the CA is reused when present. See docs/TRANSPORTS.md for the settings that use them.
+# A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change),
+# and a cluster CA with one member certificate per node of cluster CLUSTER (certs/cluster/:
+# what deploy/local and the Secret whippet-cluster-tls use); CAs are reused when present.
+# See docs/TRANSPORTS.md and docs/OPERATIONS.md for the settings that use them.
 CERTS ?= ./certs
+CLUSTER ?= whippet
+CLUSTER_NODES ?= 3
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.cli.certs --out $(CERTS)
+	$(BIN)/python -m whippet.cli.certs --out $(CERTS) --cluster $(CLUSTER) --nodes $(CLUSTER_NODES)
+
+$(CERTS)/cluster/node-3.pem:
+	$(MAKE) certs
 
 clean:
 	rm -rf $(VENV) build *.egg-info
@@ -75,7 +82,7 @@ lock: $(VENV)/.dev.installed
 
 # A 3-node cluster on loopback (node i on the default ports + 100*i, data in ./data/node-i).
 # Ctrl-C stops all three.
-cluster: $(VENV)/.node.installed
+cluster: $(VENV)/.node.installed $(CERTS)/cluster/node-3.pem
 	@pids=""; \
 	for i in 1 2 3; do \
 		$(BIN)/whippet-node --config deploy/local/node-$$i.toml --with-default-root-credentials & pids="$$pids $$!"; \
