@@ -47,6 +47,7 @@ __all__ = ["ClusterSecurity"]
 
 log = logging.getLogger(__name__)
 
+_REASONS = ("no_member_identity", "wrong_cluster", "no_proof", "bad_proof", "node_mismatch")
 _LOG_EVERY_S = 1.0
 _LOG_BURST = 10
 
@@ -74,6 +75,8 @@ class ClusterSecurity:
             "whippet_cluster_calls_refused", "Replication-port calls refused by the member check, by reason",
             ["reason"], registry=registry,
         )
+        for reason in _REASONS:
+            self._refused.labels(reason)  # every series exists from the start (0)
         self._proof: tuple[int, tuple[tuple[str, str], ...]] = (-1, ())
         self._log_window = (0.0, 0)
 
