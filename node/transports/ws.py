@@ -55,13 +55,19 @@ class _GuardedConnection(ServerConnection):
         super().connection_made(transport)
         self.guard: Guard | None = self.node.limits.open("ws", transport.abort, awaiting=True)  # type: ignore[attr-defined]
         self.app_receiving = False  # a binary frame split over messages is half-received
+        self._completed = False
         if self.guard is None:
             transport.abort()  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
+        self._completed = False
         super().data_received(data)
         if self.guard is not None:
             self.guard.touch(len(data), self.receiving())
+
+    def process_event(self, event: Any) -> None:
+        self._completed = True  # the handshake request or a whole frame came in
+        super().process_event(event)
 
     def answering(self, busy: bool) -> None:
         """The node is (not) answering a request: that time is not the client's."""
@@ -69,8 +75,12 @@ class _GuardedConnection(ServerConnection):
             self.guard.hold(busy)
 
     def receiving(self) -> bool:
+        """Something is half-received: bytes the parser holds, a frame whose header it took
+        (the last read completed nothing), a fragmented message, or a split binary frame."""
         protocol = self.protocol
-        return bool(protocol.reader.buffer) or protocol.current_size is not None or self.app_receiving
+        if protocol.reader.buffer or protocol.current_size is not None or self.app_receiving:
+            return True
+        return not self._completed
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
