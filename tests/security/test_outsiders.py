@@ -30,7 +30,12 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.security.outsider import RecordingProxy, listening_ports, pickle_frame, send_to_every_port
+from tests.security.outsider import (
+    RecordingProxy,
+    listening_ports,
+    pickle_frame,
+    send_to_every_port,
+)
 from tests.security.state import diff, state_digest
 from tests.support.client import TestClient
 from whippet.cli.certs import make_certs, make_cluster_certs
@@ -265,4 +270,4 @@ async def test_grpc_calls_from_outsiders_are_refused_logged_and_change_nothing(p
     assert log.count("Handshake failed") >= 3, log[-3000:]  # gRPC's own line for each refused handshake
     for reason in ("is for cluster elsewhere, not whippet", "no cluster proof header", "wrong cluster secret",
                    "proof made by node 3 over a certificate of node [2]"):
-        assert f"refused a replication-port call from ipv4:127.0.0.1:" in log and reason in log, reason
+        assert "refused a replication-port call from ipv4:127.0.0.1:" in log and reason in log, reason
