@@ -48,10 +48,11 @@ async def _logs_in(address: str, username: str, password: str) -> bool:
 
 
 async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = ("iggy", "iggy"),
-                       logins: tuple[tuple[str, str], ...] = ()) -> Digest:
-    """The node's observable state (see the module docstring)."""
+                       logins: tuple[tuple[str, str], ...] = (), client: TestClient | None = None) -> Digest:
+    """The node's observable state (see the module docstring); ``client``: read over this
+    root connection instead of a new one (saves a password hash per digest)."""
     out: Digest = {}
-    c = await TestClient.connect(address, login=root)
+    c = client or await TestClient.connect(address, login=root)
     try:
         for s in rs.decode_streams(await c.call(rq.GetStreams())):
             sid = Identifier(s.id)
@@ -75,7 +76,8 @@ async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = 
             out[f"user {u.id}"] = rs.UserDetails.decode(await c.call(rq.GetUser(user_id=Identifier(u.id))))
         out["root tokens"] = rs.decode_personal_access_tokens(await c.call(rq.GetPersonalAccessTokens()))
     finally:
-        await c.close()
+        if client is None:
+            await c.close()
     for username, password in logins:
         out[f"login {username}"] = await _logs_in(address, username, password)
     out["raft commit index"] = raft_commit_index(http_port)
