@@ -166,7 +166,13 @@ class DurableJournal:
     def deleteEntriesTo(self, entryTo: int) -> None:
         """Drop the first ``entryTo`` entries (log compaction): the kept entries
         go to a new file that replaces the old one atomically."""
-        keep = self._entries[entryTo:]
+        self._replace(self._entries[entryTo:])
+
+    def rewrite(self, entries: list[Entry]) -> None:
+        """Replace every entry at once, atomically (a format upgrade of the commands)."""
+        self._replace(list(entries))
+
+    def _replace(self, keep: list[Entry]) -> None:
         blob = _HEADER + b"".join(_record(*e) for e in keep)
         write_file_durably(self._path, blob)
         os.close(self._fd)

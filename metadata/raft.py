@@ -25,8 +25,13 @@ pitfalls; this is how each is handled):
 - **Latency.** A proposal wakes the tick thread through a pipe; while a proposal
   is queued or an entry is not yet committed/applied the thread ticks without
   sleeping, so a one-member group commits in about three ticks plus an fdatasync.
-- **Security.** Raft traffic is pickle over TCP: keep the port private and set
-  ``password`` (pysyncobj then encrypts and authenticates every message).
+- **Security.** No pickle: frames and commands are :mod:`.raft_wire` bytes, and
+  pysyncobj encrypts and authenticates every frame with the cluster secret
+  (``password``). A one-member group binds no port at all. What else is changed in
+  pysyncobj, and why, is in :mod:`.raft_patches`.
+- **Check quorum.** A leader that has not heard from a majority for
+  ``_LEADER_FALLBACK`` steps down (pysyncobj's default is 30 s, during which an
+  isolated leader still proposed and answered reads).
 """
 
 from __future__ import annotations
@@ -46,13 +51,20 @@ from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj.config import FAIL_REASON
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
-from pysyncobj.transport import TCPTransport
 
+from whippet.metadata import raft_wire
 from whippet.metadata._outbox import MetadataUnavailable, Outbox
 from whippet.metadata.commands import Command, decode_command
 from whippet.metadata.events import Event, StateRestored
 from whippet.metadata.journal import DurableJournal, Entry, fsync_dir
 from whippet.metadata.machine import MetadataMachine
+from whippet.metadata.raft_patches import (
+    MAX_FRAME,
+    LocalTransport,
+    MemberTransport,
+    install,
+    trim_append_entries,
+)
 from whippet.metadata.snapshot import decode_state, pack_raft_dump, unpack_raft_dump
 from whippet.wire.errors import IggyError, StateFileCorrupted
 
@@ -65,6 +77,12 @@ _JOURNAL = "metadata.journal"
 _DUMP = "metadata.dump"
 _CONSTRUCT_LOCK = threading.Lock()  # guards the createJournal swap below
 _ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+#: a leader that has not heard from a majority for this long steps down (check quorum)
+_LEADER_FALLBACK = 1.0
+_NO_OP = 1  # pysyncobj's _COMMAND_TYPE.NO_OP
+MAX_ENTRY_BATCH = MAX_FRAME // 4
+
+install()
 
 
 _FAILURES: dict[int, tuple[str, bool]] = {
@@ -83,7 +101,7 @@ def _unavailable(err: int) -> MetadataUnavailable:
     return MetadataUnavailable(reason, outcome_unknown=unknown)
 
 
-class _SyncedTransport(TCPTransport):  # type: ignore[misc]
+class _SyncedTransport(MemberTransport):
     """No Raft message (vote, append ack, append request) leaves before the journal
     is durable: that is Raft's persist-before-respond rule."""
 
@@ -92,9 +110,13 @@ class _SyncedTransport(TCPTransport):  # type: ignore[misc]
         return bool(super().send(node, message))
 
 
+class _LocalTransport(LocalTransport):
+    """A one-member group: no port, nothing to send."""
+
+
 class _Replica(SyncObj):  # type: ignore[misc]
     def __init__(self, store: MetadataStore, self_address: str, partners: list[str], conf: SyncObjConf,
-                 journal: DurableJournal) -> None:  # fmt: skip
+                 journal: DurableJournal, open_port: bool) -> None:  # fmt: skip
         self._store = store
         self._journal = journal
         # SyncObj.__init__ builds its journal with the module-level createJournal and
@@ -103,9 +125,35 @@ class _Replica(SyncObj):  # type: ignore[misc]
             original = _pso.createJournal
             _pso.createJournal = lambda _path: journal
             try:
-                super().__init__(self_address, partners, conf, transportClass=_SyncedTransport)
+                transport = _SyncedTransport if open_port or partners else _LocalTransport
+                super().__init__(self_address, partners, conf, transportClass=transport)
             finally:
                 _pso.createJournal = original
+
+    def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
+        """pysyncobj's handler behind Raft's AppendEntries rule (see raft_patches)."""
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            log.warning("raft: dropped a malformed message from %s", node)
+            return
+        if message["type"] == "append_entries":
+            if "transmission" in message:
+                log.warning("raft: refused a pickled 'transmission' entry from %s", node)
+                return
+            message, verified_end = trim_append_entries(message, self._entry_term)
+            if verified_end is not None:
+                SyncObj._SyncObj__onMessageReceived(self, node, message)
+                self._SyncObj__sendNextNodeIdx(node, nextNodeIdx=verified_end + 1, success=True)
+                return
+        try:
+            SyncObj._SyncObj__onMessageReceived(self, node, message)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            log.warning("raft: dropped a message from %s that pysyncobj could not handle: %r", node, exc)
+
+    def _entry_term(self, idx: Any) -> int | None:
+        if not isinstance(idx, int):
+            return None
+        entries = self._SyncObj__getEntries(idx, 1)
+        return int(entries[0][2]) if entries and entries[0][1] == idx else None
 
     def _getFuncName(self, funcName: Any) -> Any:
         if funcName == "_apply_command":
@@ -152,6 +200,7 @@ class MetadataStore:
         self._outbox = Outbox(loop)
         self._pending: set[asyncio.Future[Any]] = set()
         self._submitted = 0
+        self._open_port = True
         self._stopping = False
         self._closed = False
         self._status: dict[str, Any] = {"self": self_address, "role": "follower", "ready": False}
@@ -174,12 +223,15 @@ class MetadataStore:
         bind_address: str | None = None,
         compaction_entries: int = 5000,
         compaction_seconds: float = 300.0,
+        open_port: bool = True,
     ) -> MetadataStore:
         """Open (or create) the replica in ``data_dir`` and join the group.
 
         A one-member group (``partners == []``) elects itself at once and this
         returns once it leads with every journaled command applied. With partners
         it returns as soon as the Raft port is bound; see :meth:`wait_ready`.
+        ``open_port=False`` (only without partners) binds no port at all: the group
+        can then never grow, and nothing outside the process can reach it.
 
         Raises:
             StateFileCorrupted: the journal, its meta file or the snapshot is damaged.
@@ -196,6 +248,8 @@ class MetadataStore:
             useFork=False,
             password=password,
             dynamicMembershipChange=True,
+            leaderFallbackTimeout=_LEADER_FALLBACK,
+            appendEntriesBatchSizeBytes=MAX_ENTRY_BATCH,  # never the pickled "transmission" path
             appendEntriesUseBatch=False,  # send each entry at once: latency over throughput
             commandsWaitLeader=True,
             bindAddress=bind_address or _bind_address(self_address),
@@ -207,6 +261,7 @@ class MetadataStore:
         )
         store = cls(loop=loop, self_address=self_address, partners=partners, data_dir=data_dir,
                     conf=conf, propose_timeout=propose_timeout)  # fmt: skip
+        store._open_port = open_port
         conf.serializer = store._write_dump
         conf.deserializer = store._read_dump
         started: asyncio.Future[None] = loop.create_future()
@@ -286,6 +341,20 @@ class MetadataStore:
         data = cmd.encode()
         replica = self._require_replica()
         return await self._submit(lambda cb: replica._apply_command(data, callback=cb), timeout)
+
+    async def barrier(self, *, timeout: float | None = None) -> None:
+        """Return once this replica has applied everything committed before the call.
+
+        A no-op entry goes through the Raft leader; when it is applied here, so is
+        every entry committed before it. Reads that must not go back in time (a
+        consumer offset read after it was stored on another node) call this first;
+        an isolated member cannot commit, so it fails instead of answering stale data.
+
+        Raises:
+            MetadataUnavailable: not committed in time / no leader.
+        """
+        replica = self._require_replica()
+        await self._submit(lambda cb: replica._applyCommand(b"", cb, _NO_OP), timeout)
 
     async def add_member(self, address: str, *, timeout: float | None = None) -> None:
         """Add a Raft member (dynamic membership; one change at a time)."""
@@ -403,6 +472,10 @@ class MetadataStore:
 
     def _open_journal(self) -> DurableJournal:
         journal = DurableJournal(self._data_dir / _JOURNAL)
+        upgraded = [_upgrade_entry(e) for e in journal]
+        if any(new is not old for new, old in zip(upgraded, journal, strict=True)):
+            log.info("%s: rewriting pickled journal entries in the current format", self._data_dir)
+            journal.rewrite(upgraded)
         dump = self._data_dir / _DUMP
         if dump.exists():
             *_, snap = unpack_raft_dump(dump.read_bytes())  # fail loudly now, not later in a log
@@ -416,7 +489,7 @@ class MetadataStore:
         try:
             self._journal = self._open_journal()
             self._replica = _Replica(
-                self, self._self_address, self._partners, self._conf, self._journal
+                self, self._self_address, self._partners, self._conf, self._journal, self._open_port
             )
             self._replica._poller.subscribe(self._wake_r, self._drain_wake, POLL_EVENT_TYPE.READ)
             if not self._partners:
@@ -499,6 +572,15 @@ class MetadataStore:
                 pass
         except BlockingIOError:
             pass
+
+
+def _upgrade_entry(entry: Entry) -> Entry:
+    """A journal entry written by a version that pickled commands, re-encoded with
+    :mod:`.raft_wire` (only ever applied to this node's own journal)."""
+    command, idx, term = entry
+    if len(command) < 2 or command[1:2] != b"\x80":  # pickle protocol >= 2 starts with PROTO
+        return entry
+    return (command[:1] + raft_wire.dumps(raft_wire.legacy_command(command[1:])), idx, term)
 
 
 def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:

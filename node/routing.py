@@ -26,4 +26,5 @@ async def forward(node: Node, session: Session, leader: int, code: int, payload:
         raise NotLeader("the partition has no leader yet; retry")
     if session.hops >= _MAX_HOPS:
         raise NotLeader("the partition's leader is moving; retry")
-    return await node.replicas.forward(leader, code, bytes(payload), session, session.hops)
+    return await node.replicas.forward(leader, code, bytes(payload), client_id=session.client_id,
+                                       user_id=session.user_id, hops=session.hops)

@@ -12,26 +12,29 @@ import asyncio
 import fcntl
 import logging
 import os
+import secrets
 from typing import Any
 
 from whippet.metadata import commands as mc
 from whippet.metadata.model import ClusterNode
 from whippet.metadata.permissions import ROOT_PERMISSIONS
-from whippet.metadata.raft import MetadataStore
+from whippet.metadata.raft import MetadataStore, MetadataUnavailable
 from whippet.node import auth, encryption, identity
 from whippet.node.clock import now_us
 from whippet.node.config import NodeConfig
+from whippet.node.dispatch import dispatch
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
 from whippet.node.partitions import PartitionRegistry
 from whippet.node.retention import run_cleaner
-from whippet.node.session import ClientRegistry, Session
+from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
 from whippet.node.transports.limits import Limits
 from whippet.replication.cluster_tls import ClusterSecurity
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
+from whippet.replication.metrics import ReplicationCollector
 from whippet.storage.log import LogConfig
 from whippet.wire.errors import IggyError, UserAlreadyExists
 
@@ -60,9 +63,13 @@ class Node:
                 dedup_ttl_us=config.dedup_ttl_ms * 1000,
             ),
         )
-        self.replicas = ReplicaManager(self)
-        self.controller = Controller(self.replicas)
         self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
+        self.replicas = ReplicaManager(
+            node_id=self.node_id, meta_source=lambda: self.meta, logs=self.partitions, durability=self.durability,
+            security=self.security, replication_address=config.replication_address,
+            forward_handler=self._run_forwarded,
+        )
+        self.controller = Controller(self.replicas)
         self.metrics.watch(self)
         self.balanced_counters: dict[tuple[int, int], int] = {}
         self.ports: dict[str, int] = {}
@@ -94,7 +101,9 @@ class Node:
             self_address=raft_address,
             partners=peers,
             data_dir=meta_dir,
-            password=self.config.cluster_secret or None,
+            # A node without members binds no Raft port; its secret never leaves the process.
+            password=self.config.cluster_secret or (None if members else secrets.token_hex(16)),
+            open_port=bool(members),
             bind_address=f"{self.config.cluster_bind_host}:{raft_address.rpartition(':')[2]}",
         )
         if members:
@@ -105,11 +114,12 @@ class Node:
         replication_port = (
             int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else None
         )
+        self.metrics.registry.register(ReplicationCollector(self.replicas))
         await self.replicas.start(self.config.cluster_bind_host, replication_port)
         self.replicas.reconcile()
         self.controller.start()
         await self._ensure_root_user()
-        await self.meta.propose(mc.DropNodeMemberships(node_id=self.node_id))
+        await self._propose_at_start(mc.DropNodeMemberships(node_id=self.node_id))
         self.durability.start(self.partitions)
         encryption.check_at_start(self)
         self.limits.start()
@@ -120,12 +130,29 @@ class Node:
         self._servers.append(tcp)
         self.ports["tcp"] = tcp.sockets[0].getsockname()[1]
         await self._start_extra_transports()
-        await self.meta.propose(mc.RegisterNode(node=self._cluster_node(raft_address)))
+        await self._propose_at_start(mc.RegisterNode(node=self._cluster_node(raft_address)))
         for server in self._servers:
             await server.start_serving()
         if self.config.retention_cleaner_enabled:
             self._cleaner = asyncio.get_running_loop().create_task(run_cleaner(self))
         log.info("node %s ready: tcp %s:%s, data in %s", self.node_id, host, self.ports["tcp"], self.data_dir)
+
+    async def _propose_at_start(self, cmd: mc.Command, timeout: float = 120.0) -> None:
+        """Propose a start-up command, riding out metadata leader changes.
+
+        Both start-up commands are idempotent, so a retry after an unknown outcome
+        is safe; a node must not exit because the Raft leader moved while it started.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                await self.meta.propose(cmd)
+                return
+            except MetadataUnavailable as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.info("start-up: %s not committed yet (%s); retrying", type(cmd).__name__, exc.reason)
+                await asyncio.sleep(0.5)
 
     def _cluster_node(self, raft_address: str) -> ClusterNode:
         return ClusterNode(
@@ -245,9 +272,12 @@ class Node:
             created_at=now_us(),
         )
         try:
-            await self.meta.propose(cmd)
-        except UserAlreadyExists:  # another node of the cluster created it first
-            return
+            await self._propose_at_start(cmd)
+        except UserAlreadyExists:  # another node of the cluster created it first (or our retry)
+            with self.meta.lock:
+                users = [u for u in self.meta.machine.users() if u.username == username]
+            if not users or users[0].password_hash != cmd.password_hash:
+                return
         if printed:
             print(f"Root user created: username={username} password={password}", flush=True)
 
@@ -284,6 +314,16 @@ class Node:
                     self.replicas.purged(handle.key)
         except Exception:  # a failing reaction must not stop metadata delivery
             log.exception("applying metadata event %s failed", name)
+
+    async def _run_forwarded(self, request: Any) -> bytes:
+        """A client request another node forwarded here (``replication.service.Forward``)."""
+        session = Session(
+            client_id=request.client_id, address=f"node-{request.origin_node_id}", transport=TRANSPORT_TCP,
+            user_id=request.user_id if request.has_user else None, node_id=request.origin_node_id,
+            hops=request.hops,
+        )
+        reply = await dispatch(self, session, request.code, memoryview(request.payload))
+        return bytes(reply) if isinstance(reply, (bytes, bytearray)) else b"".join(bytes(part) for part in reply)
 
     def session_closed(self, session: Session) -> None:
         self.clients.close(session)

@@ -1,13 +1,17 @@
-"""Leader epochs of one partition replica: which epoch's leader wrote which offsets.
+"""Leader epochs of one partition replica, and the epoch it promised not to go below.
 
-Records carry no epoch (Iggy's format has no room for one), so each replica keeps
-a small file of ``(epoch, start_offset)`` pairs beside its log: the first offset
-written under each leader epoch. Before a replica follows a new leader it asks the
-leader where its own last epoch ends there and truncates everything past that
-point, which removes a tail that only a dead leader ever had (Kafka's KIP-101).
+Records carry no epoch (Iggy's format has no room for one), so each replica keeps a
+small file of ``(epoch, start_offset)`` pairs beside its log: the first offset
+written under each leader epoch. Before a replica follows a new leader it finds where
+its log stops matching the leader's (:mod:`.divergence`) and truncates there.
 
-File format (``epochs``): text lines ``<epoch> <start_offset>``, rewritten whole
-through a temp file + fsync + rename; the file is tiny.
+The same file holds the replica's **promise** (see :mod:`.election`): the lowest epoch
+it may still follow or lead. It is written (and fsynced) before the replica answers
+a fence, so a restart cannot forget it.
+
+File format (``epochs``): text lines ``<epoch> <start_offset>`` and at most one
+``promised <epoch>``, rewritten whole through a temp file + fsync + rename; the file
+is tiny. Without a path (the simulation) nothing is written.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ __all__ = ["EpochCache"]
 
 
 class EpochCache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self._path = path
         self._entries: list[tuple[int, int]] = []
-        if path.exists():
+        self._promised = 0
+        if path is not None and path.exists():
             for line in path.read_text().splitlines():
                 parts = line.split()
-                if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                if len(parts) == 2 and parts[0] == "promised" and parts[1].isdigit():
+                    self._promised = int(parts[1])
+                elif len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
                     self._entries.append((int(parts[0]), int(parts[1])))
 
     @property
@@ -36,6 +43,20 @@ class EpochCache:
     @property
     def last_epoch(self) -> int | None:
         return self._entries[-1][0] if self._entries else None
+
+    @property
+    def promised(self) -> int:
+        """The lowest epoch this replica may still follow or lead."""
+        return self._promised
+
+    def promise(self, epoch: int) -> bool:
+        """Promise never to follow or lead below ``epoch`` (durable before it returns).
+        Returns whether the promise was raised."""
+        if epoch <= self._promised:
+            return False
+        self._promised = epoch
+        self._save()
+        return True
 
     def assign(self, epoch: int, start_offset: int) -> None:
         """Record that ``epoch`` starts at ``start_offset`` (idempotent; older epochs ignored)."""
@@ -67,14 +88,20 @@ class EpochCache:
             self._save()
 
     def clear(self) -> None:
+        """The log was purged: no epoch covers any record any more (the promise stays)."""
         self._entries = []
         self._save()
 
     def _save(self) -> None:
+        if self._path is None:
+            return
         tmp = self._path.with_suffix(".tmp")
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(f"{e} {s}\n" for e, s in self._entries)
+        if self._promised:
+            lines += f"promised {self._promised}\n"
         with open(tmp, "w") as f:
-            f.write("".join(f"{e} {s}\n" for e, s in self._entries))
+            f.write(lines)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self._path)

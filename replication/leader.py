@@ -1,26 +1,18 @@
-"""What the leader of one partition knows about its followers.
+"""The asyncio side of leading one partition: parked fetches, waiting producers, the tail.
 
-Followers pull (``Fetch``); each fetch says "I hold everything below N", which is
-all the leader needs to track their progress. From that it derives:
+The numbers (high watermark, acknowledgements, lease, in-sync set) are decided by
+:class:`~.quorum.LeaderCore`; this class adds what needs an event loop:
 
-- the **high watermark**: the offset below which a quorum (majority of the
-  partition's replicas, leader included) holds every record. Consumers read only
-  below it, so they never see a record a failover could take back;
-- **acknowledgements**: a producer's append waits until enough replicas hold it
-  (ack level ``leader``, ``quorum`` or ``all`` = every in-sync replica, at least a
-  quorum);
-- the **in-sync set**: followers that reached the log end within ``lag_ms``.
-
-Appends and fetches wake each other: a fetch that finds nothing new waits on an
-event the next append sets (long poll), so replication latency is one round trip.
-The last batch is kept in memory (``tail``): a follower that is caught up gets it
-without the leader reading back what it has just written. The leader publishes a
-batch as soon as it is stamped, before writing it (:meth:`LeaderState.publish`):
-its own write and the followers' transfer and writes then run side by side rather
-than one after the other, which is most of a quorum round on a loaded machine.
-Followers may so hold records the leader has not written yet; that is safe,
-because the high watermark never passes the leader's own written end, and a
-leader whose write fails gives up the partition (see node/handlers/messages.py).
+- fetches that find nothing new wait (long poll) until the next append wakes them,
+  so replication latency is one round trip;
+- producers wait until their write holds at the topic's ack level;
+- the last batch is kept in memory (``tail``) so a caught-up follower gets it without
+  the leader reading back what it has just written. The leader publishes a batch as
+  soon as it is stamped, before writing it (:meth:`LeaderState.publish`): its own
+  write and the followers' transfer and writes then overlap. Followers may so hold
+  records the leader has not written yet; the high watermark still never passes the
+  leader's own written end, and a leader whose write fails gives up the epoch (see
+  :meth:`.partition.ReplicatedPartition.append`).
 """
 
 from __future__ import annotations
@@ -32,16 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from whippet.replication.quorum import LeaderCore
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
-__all__ = ["LeaderState", "Tail", "ACK_LEVELS"]
-
-ACK_LEVELS = ("leader", "quorum", "all")
+__all__ = ["LeaderState", "Tail"]
 
 
 @dataclass
 class _Waiter:
-    end: int  # the append is durable on a replica once its log end >= end
+    end: int  # the append holds once ``end`` is covered as ``ack`` demands
     ack: str
     future: asyncio.Future[None]
 
@@ -61,50 +52,57 @@ class Tail:
         return self.first + len(self.ends)
 
 
-@dataclass
 class LeaderState:
-    epoch: int
-    replicas: tuple[int, ...]  # every replica, leader included
-    self_id: int
-    log_end: int
-    lag_ms: int = 10_000
-    follower_end: dict[int, int] = field(default_factory=dict)
-    caught_up_at: dict[int, float] = field(default_factory=dict)
-    high_watermark: int = 0
-    #: set while leadership is being handed over: no new appends are accepted
-    fenced: bool = False
-    #: liveness of a node as the node's pings see it; a silent follower leaves the in-sync
-    #: set at once instead of after ``lag_ms``
-    alive: Callable[[int], bool] = field(default=lambda _node: True)
-    tail: Tail | None = None
-    resigned: bool = False
-    #: fetches waiting for data (long poll), woken in arrival order
-    _parked: list[asyncio.Future[None]] = field(default_factory=list)
-    _served: asyncio.Future[None] | None = None
-    _waiters: list[_Waiter] = field(default_factory=list)
+    def __init__(self, *, epoch: int, replicas: tuple[int, ...], self_id: int, log_end: int,
+                 start: int | None = None, high_watermark: int = 0, lag_ms: int = 10_000,
+                 lease_s: float = 2.0, alive: Callable[[int], bool] = lambda _node: True) -> None:
+        self.core = LeaderCore(
+            epoch=epoch, start=log_end if start is None else start, replicas=replicas, self_id=self_id,
+            log_end=log_end, now=time.monotonic(), high_watermark=high_watermark, lag_s=lag_ms / 1000,
+            lease_s=lease_s, alive=alive,
+        )
+        #: set while leadership is handed over or a failed write is being fenced: no appends
+        self.fenced = False
+        self.resigned = False
+        self.tail: Tail | None = None
+        self._parked: list[asyncio.Future[None]] = []
+        self._served: asyncio.Future[None] | None = None
+        self._waiters: list[_Waiter] = []
 
-    def __post_init__(self) -> None:
-        now = time.monotonic()
-        for r in self.followers:
-            self.follower_end.setdefault(r, 0)
-            # A new leader gives every follower a grace period before it counts as lagging.
-            self.caught_up_at.setdefault(r, now)
-        self._recompute()
+    # --- views of the core ------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return self.core.epoch
+
+    @property
+    def replicas(self) -> tuple[int, ...]:
+        return self.core.replicas
 
     @property
     def followers(self) -> tuple[int, ...]:
-        return tuple(r for r in self.replicas if r != self.self_id)
+        return self.core.followers
 
     @property
-    def quorum(self) -> int:
-        return len(self.replicas) // 2 + 1
+    def log_end(self) -> int:
+        return self.core.log_end
 
-    def in_sync(self, now: float | None = None) -> list[int]:
-        now = time.monotonic() if now is None else now
-        limit = self.lag_ms / 1000
-        return [self.self_id] + [
-            r for r in self.followers if now - self.caught_up_at.get(r, 0) <= limit and self.alive(r)
-        ]
+    @property
+    def high_watermark(self) -> int:
+        return self.core.high_watermark
+
+    @property
+    def follower_end(self) -> dict[int, int]:
+        return self.core.follower_end
+
+    def in_sync(self) -> list[int]:
+        return self.core.in_sync(time.monotonic())
+
+    def has_lease(self) -> bool:
+        return self.core.has_lease(time.monotonic())
+
+    def set_replicas(self, replicas: tuple[int, ...]) -> None:
+        self.core.set_replicas(replicas, time.monotonic())
+        self._release()
 
     @property
     def available_end(self) -> int:
@@ -142,14 +140,26 @@ class LeaderState:
             self._served.set_result(None)
 
     def appended(self, log_end: int, tail: Tail | None = None) -> None:
-        self.log_end = log_end
+        self.core.appended(log_end)
         # Only worth holding while some follower still has to fetch it.
         self.tail = tail if tail is not None and tail.end == log_end and self.followers else None
         self._wake()
-        self._recompute()
+        self._release()
 
     def unpublish(self) -> None:
         """A published batch was not written after all."""
+        self.tail = None
+
+    def fetched(self, follower: int, fetch_offset: int) -> None:
+        """A follower holds every record below ``fetch_offset`` (its fetch says so)."""
+        self.core.fetched(follower, fetch_offset, self.available_end, time.monotonic())
+        tail = self.tail
+        if tail is not None and all(v >= tail.end for v in self.core.follower_end.values()):
+            self.tail = None  # every follower has it: free the memory
+        self._release()
+
+    def purged(self) -> None:
+        self.core.purged()
         self.tail = None
 
     def _wake(self, first_only: bool = False) -> None:
@@ -158,37 +168,6 @@ class LeaderState:
         for f in woken:
             if not f.done():
                 f.set_result(None)
-
-    def fetched(self, follower: int, fetch_offset: int) -> None:
-        """A follower holds every record below ``fetch_offset``.
-
-        Counted up to the available end, published batch included: a follower may
-        acknowledge a batch before the leader has written it, and the high
-        watermark moves as soon as the leader's own write completes.
-        """
-        if follower not in self.follower_end:
-            return
-        self.follower_end[follower] = max(self.follower_end[follower], min(fetch_offset, self.available_end))
-        if fetch_offset >= self.log_end:
-            self.caught_up_at[follower] = time.monotonic()
-        if self.tail is not None and all(v >= self.tail.end for v in self.follower_end.values()):
-            self.tail = None  # every follower has it: free the memory
-        self._recompute()
-
-    def purged(self) -> None:
-        """The log was emptied (purge): everything restarts at offset 0."""
-        self.log_end = 0
-        self.high_watermark = 0
-        self.tail = None
-        for r in self.follower_end:
-            self.follower_end[r] = 0
-
-    def truncated(self, log_end: int) -> None:
-        self.log_end = log_end
-        self.tail = None
-        for r in self.follower_end:
-            self.follower_end[r] = min(self.follower_end[r], log_end)
-        self._recompute()
 
     async def wait_for_data(self, timeout: float) -> None:
         woken = asyncio.get_running_loop().create_future()
@@ -202,11 +181,11 @@ class LeaderState:
                 self._parked.remove(woken)
 
     async def acknowledged(self, end: int, ack: str, timeout: float) -> None:
-        """Wait until an append ending at ``end`` is held as ``ack`` demands."""
-        if self._satisfied(end, ack):
+        """Wait until a write ending at ``end`` holds as ``ack`` demands."""
+        if self.core.satisfied(end, ack, time.monotonic()):
             return
         if self.resigned:  # leadership moved while the append was in flight
-            raise NotLeader("the partition leader changed; retry")
+            raise NotLeader("the partition leader changed; the write may or may not survive")
         waiter = _Waiter(end, ack, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         try:
@@ -222,30 +201,17 @@ class LeaderState:
     def resign(self) -> None:
         """This node no longer leads: fail everyone still waiting."""
         self.resigned = True
+        self.fenced = True
         for w in self._waiters:
             if not w.future.done():
-                w.future.set_exception(NotLeader("the partition leader changed; retry"))
+                w.future.set_exception(NotLeader("the partition leader changed; the write may or may not survive"))
         self._waiters.clear()
         self._wake()
 
-    # --- derived state ----------------------------------------------------------------------
-    def _holders(self, end: int) -> int:
-        return (self.log_end >= end) + sum(1 for v in self.follower_end.values() if v >= end)
-
-    def _satisfied(self, end: int, ack: str) -> bool:
-        if ack == "leader" or len(self.replicas) == 1:
-            return self.log_end >= end
-        if ack == "quorum":
-            return self._holders(end) >= self.quorum
-        isr = self.in_sync()
-        held = [r for r in isr if (self.log_end if r == self.self_id else self.follower_end.get(r, 0)) >= end]
-        return len(held) == len(isr) and len(held) >= self.quorum
-
-    def _recompute(self) -> None:
-        ends = sorted([self.log_end, *self.follower_end.values()], reverse=True)
-        hw = ends[self.quorum - 1] if len(ends) >= self.quorum else 0
-        self.high_watermark = max(self.high_watermark, min(hw, self.log_end))
-        if self._waiters:
-            for w in self._waiters:
-                if not w.future.done() and self._satisfied(w.end, w.ack):
-                    w.future.set_result(None)
+    def _release(self) -> None:
+        if not self._waiters:
+            return
+        now = time.monotonic()
+        for w in self._waiters:
+            if not w.future.done() and self.core.satisfied(w.end, w.ack, now):
+                w.future.set_result(None)

@@ -1,11 +1,14 @@
 """Which partitions this node leads or follows, kept in step with the metadata.
 
 On every placement change (a topic created, a node registered, a leader moved)
-``reconcile`` walks the partitions that list this node as a replica: for each one
-it leads it holds a :class:`LeaderState` (a new epoch is recorded in the
-partition's epoch cache at the current log end); for each one it follows it runs
-a :class:`Follower` pulling from the current leader. A one-node cluster is the
-same code with one replica per partition: every append is committed at once.
+:meth:`ReplicaManager.reconcile` walks the partitions that list this node as a
+replica and sets each :class:`~.partition.ReplicatedPartition`'s role: leading at the
+metadata's epoch, or following its leader (a :class:`~.follower.FollowerLoop`
+pulling from it). A one-node cluster is the same code with one replica per
+partition: every append is committed at once.
+
+This package does not import the node: what it needs from it comes in as narrow
+interfaces (:class:`LogRegistry`, :class:`~.partition.Durability`, a forward handler).
 """
 
 from __future__ import annotations
@@ -13,24 +16,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
+from whippet.metadata import commands as mc
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 from whippet.replication.epochs import EpochCache
-from whippet.replication.follower import Follower
+from whippet.replication.follower import FollowerLoop
 from whippet.replication.leader import LeaderState
+from whippet.replication.partition import Durability, ReplicatedPartition
 from whippet.replication.peers import CHANNEL_OPTIONS, PeerPool
+from whippet.storage.log import PartitionLog
 from whippet.wire.errors import IggyError, NotLeader
 
 if TYPE_CHECKING:
-    from whippet.node.server import Node
-    from whippet.node.session import Session
+    from whippet.metadata.raft import MetadataStore
+    from whippet.replication.cluster_tls import ClusterSecurity
 
-__all__ = ["ReplicaManager"]
+__all__ = ["LogHandle", "LogRegistry", "ReplicaManager"]
 
 log = logging.getLogger(__name__)
 
@@ -43,37 +50,65 @@ _DEAD_AFTER = 1.0
 _STARTUP_GRACE = 10.0
 _PREFERRED_EVERY = 5.0
 _NEW_EPOCH_RETRY = 1.0
+_WAITING_LOG_EVERY = 5.0
+
+
+class LogHandle(Protocol):
+    """A partition's open log and the lock its appends hold (``node.partitions``)."""
+
+    key: Key
+    log: PartitionLog
+    append_lock: asyncio.Lock
+
+
+class LogRegistry(Protocol):
+    def ensure(self, stream_id: int, topic_id: int, partition_id: int) -> LogHandle: ...
+
+    def find(self, stream_id: int, topic_id: int, partition_id: int) -> LogHandle | None: ...
+
+
+ForwardHandler = Callable[[pb.ForwardRequest], Awaitable[bytes]]
 
 
 class ReplicaManager:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.node_id = node.node_id
-        self.leaders: dict[Key, LeaderState] = {}
-        self.followers: dict[Key, Follower] = {}
-        self._epochs: dict[Key, EpochCache] = {}
-        self.peers = PeerPool(self._replication_address, node.security)
+    def __init__(self, *, node_id: int, meta_source: Callable[[], MetadataStore], logs: LogRegistry,
+                 durability: Durability, security: ClusterSecurity, replication_address: Callable[[str], str],
+                 forward_handler: ForwardHandler) -> None:  # fmt: skip
+        self.node_id = node_id
+        self._meta_source = meta_source
+        self.logs = logs
+        self.durability = durability
+        self.security = security
+        self._replication_address_of = replication_address
+        self._forward_handler = forward_handler
+        self.partitions: dict[Key, ReplicatedPartition] = {}
+        self._loops: dict[Key, FollowerLoop] = {}
+        self.peers = PeerPool(self._peer_address, security)
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
+        #: partitions each peer reported it leads without a quorum (from its last ping answer)
+        self.peer_leaderless: dict[int, set[Key]] = {}
         self.bound_port = 0
         self._started = time.monotonic()
         self.leader_changes = 0
         self.raft_leader_changes = 0
         self._raft_leader: str | None = None
 
+    @property
+    def meta(self) -> MetadataStore:
+        return self._meta_source()
+
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, host: str, port: int | None) -> None:
         """Start the roles; listen for peers on ``host:port`` unless ``port`` is None (a
         one-node cluster has no peers, so it opens no replication port at all)."""
-        from whippet.replication.metrics import ReplicationCollector
         from whippet.replication.service import ReplicationService, add_to_server
 
-        self.node.metrics.registry.register(ReplicationCollector(self))
         if port is not None:
             self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
             add_to_server(ReplicationService(self), self._server)
-            self.bound_port = self.node.security.add_port(self._server, f"{_bracketed(host)}:{port}")
+            self.bound_port = self.security.add_port(self._server, f"{_bracketed(host)}:{port}")
             await self._server.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch_peers()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._preferred_loop()))
@@ -81,28 +116,30 @@ class ReplicaManager:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for f in list(self.followers.values()):
-            await f.stop()
-        self.followers.clear()
-        for st in self.leaders.values():
-            st.resign()
-        self.leaders.clear()
+        for loop in list(self._loops.values()):
+            await loop.stop()
+        self._loops.clear()
+        for part in self.partitions.values():
+            part.stop_role()
         if self._server is not None:
             await self._server.stop(0.5)
         await self.peers.close()
 
     # --- placement ----------------------------------------------------------------------------
-    def epochs(self, key: Key) -> EpochCache:
-        cache = self._epochs.get(key)
-        if cache is None:
-            handle = self.node.partitions.find(*key)
-            directory = handle.log.directory if handle is not None else Path("/nonexistent")
-            cache = self._epochs[key] = EpochCache(Path(directory) / "epochs")
-        return cache
+    def partition(self, key: Key) -> ReplicatedPartition:
+        part = self.partitions.get(key)
+        if part is None:
+            handle = self.logs.ensure(*key)
+            epochs = EpochCache(Path(handle.log.directory) / "epochs")
+            part = ReplicatedPartition(key, handle.log, handle.append_lock, epochs, self.node_id, self.durability)
+            part.on_write_failed = self._write_failed
+            self.partitions[key] = part
+        return part
 
     def reconcile(self) -> None:
-        """Start/stop leader and follower roles to match the metadata (loop thread)."""
-        meta = self.node.meta
+        """Set every local replica's role to what the metadata says (on the loop, synchronously:
+        a role change never waits, so no old role's task can act after it)."""
+        meta = self.meta
         with meta.lock:
             placements = {
                 (s.id, t.id, p.id): (p.leader, p.epoch, tuple(p.replicas))
@@ -112,95 +149,64 @@ class ReplicaManager:
                 if self.node_id in p.replicas and p.leader >= 0
             }
         for key, (leader, epoch, replicas) in placements.items():
-            handle = self.node.partitions.ensure(*key)
+            part = self.partition(key)
+            if part.log is not self.logs.ensure(*key).log:  # the log was replaced (purge of a stream)
+                part.log = self.logs.ensure(*key).log
             if leader == self.node_id:
-                follower = self.followers.pop(key, None)
-                known_hw = follower.high_watermark if follower is not None else 0
-                if follower is not None:
-                    asyncio.get_running_loop().create_task(follower.stop())
-                current = self.leaders.get(key)
-                if current is None or current.epoch != epoch:
-                    if current is not None:
-                        current.resign()
-                        known_hw = max(known_hw, current.high_watermark)
-                    self.epochs(key).assign(epoch, handle.log.next_offset)
-                    state = LeaderState(
-                        epoch=epoch, replicas=replicas, self_id=self.node_id, log_end=handle.log.next_offset,
-                        alive=self.alive,
-                    )
-                    state.high_watermark = max(state.high_watermark, min(known_hw, handle.log.next_offset))
-                    self.leaders[key] = state
+                self._stop_loop(key)
+                if part.lead(epoch, replicas, self.alive) is not None:
                     self.leader_changes += 1
-                    log.info("partition %s: leading at epoch %d from offset %d", key, epoch, handle.log.next_offset)
-                elif current.replicas != replicas:
-                    current.replicas = replicas
             else:
-                state = self.leaders.pop(key, None)
-                if state is not None:
-                    state.resign()
+                was_leading = part.leader_state is not None
+                role = part.follow(leader, epoch)
+                if was_leading and part.leader_state is None:
                     self.leader_changes += 1
-                follower = self.followers.get(key)
-                if follower is None or follower.leader != leader or follower.epoch != epoch:
-                    if follower is not None:
-                        asyncio.get_running_loop().create_task(follower.stop())
-                    follower = Follower(self, key, leader, epoch)
-                    self.followers[key] = follower
-                    follower.start()
-        for key in [k for k in self.leaders if k not in placements]:
-            self.leaders.pop(key).resign()
-        for key in [k for k in self.followers if k not in placements]:
-            asyncio.get_running_loop().create_task(self.followers.pop(key).stop())
-        for key in [k for k in self._epochs if k not in placements]:
-            del self._epochs[key]
+                if role is not None:
+                    self._stop_loop(key)
+                    loop = FollowerLoop(part, role, self.peers, self.node_id)
+                    self._loops[key] = loop
+                    loop.start()
+        for key in [k for k in self.partitions if k not in placements]:
+            self._stop_loop(key)
+            self.partitions.pop(key).stop_role()
+
+    def _stop_loop(self, key: Key) -> None:
+        loop = self._loops.pop(key, None)
+        if loop is not None:
+            asyncio.get_running_loop().create_task(loop.stop())
 
     def purged(self, key: Key) -> None:
         """A replica's log was purged (every replica purges its own on the same event)."""
-        cache = self.epochs(key)
-        cache.clear()
-        state = self.leaders.get(key)
-        if state is not None:
-            state.purged()
-            cache.assign(state.epoch, 0)
-        follower = self.followers.get(key)
-        if follower is not None:
-            follower.high_watermark = 0
+        part = self.partitions.get(key)
+        if part is not None:
+            part.purged()
 
-    def leader_of(self, key: Key) -> tuple[int, int]:
-        """(leader node id, epoch) of a partition per the metadata (call under the lock)."""
-        p = self.node.meta.machine.partition(*key)
-        return p.leader, p.epoch
+    def visible_end(self, key: Key) -> int:
+        part = self.partitions.get(key)
+        return part.visible_end() if part is not None else 0
 
     def high_watermark(self, key: Key) -> int:
-        state = self.leaders.get(key)
-        if state is not None:
-            return state.high_watermark
-        follower = self.followers.get(key)
-        return follower.high_watermark if follower is not None else 0
+        part = self.partitions.get(key)
+        return part.high_watermark if part is not None else 0
 
-    # --- the write path ---------------------------------------------------------------------
-    def writable(self, key: Key) -> LeaderState:
-        """The leader state to append under, or NotLeader (not leading, or handing over)."""
-        state = self.leaders.get(key)
-        if state is None or state.fenced:
-            raise NotLeader("this node does not lead the partition (now)")
-        return state
+    def leaders(self) -> dict[Key, LeaderState]:
+        return {k: s for k, p in self.partitions.items() if (s := p.leader_state) is not None}
 
-    def step_down(self, key: Key) -> None:
-        """After a write this leader could not complete (its followers may already hold
-        the batch): stop appending and lead again under a new epoch, so every follower
-        cuts the records this node does not have before it follows again."""
-        state = self.leaders.get(key)
-        if state is None:
-            return
-        state.fenced = True
-        asyncio.get_running_loop().create_task(self._new_epoch(key, state), name=f"new-epoch-{key}")
+    def leaderless(self) -> list[Key]:
+        """Partitions led here that cannot serve: no quorum fetched within the lease."""
+        return [k for k, s in self.leaders().items() if not s.fenced and not s.has_lease()]
 
-    async def _new_epoch(self, key: Key, state: LeaderState) -> None:
-        from whippet.metadata import commands as mc
+    # --- a failed leader write ---------------------------------------------------------------
+    def _write_failed(self, part: ReplicatedPartition, state: LeaderState) -> None:
+        """Followers may hold the batch this leader could not write: lead on under a new epoch,
+        so every follower cuts the records this node does not have before it follows again."""
+        asyncio.get_running_loop().create_task(self._new_epoch(part, state), name=f"new-epoch-{part.key}")
 
-        while self.leaders.get(key) is state:
+    async def _new_epoch(self, part: ReplicatedPartition, state: LeaderState) -> None:
+        key = part.key
+        while part.leader_state is state:
             try:
-                await self.node.meta.propose(mc.ChangePartitionLeader(
+                await self.meta.propose(mc.ChangePartitionLeader(
                     stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
                     expected_epoch=state.epoch,
                 ))
@@ -213,33 +219,31 @@ class ReplicaManager:
     async def hand_over(self, key: Key, target: int, timeout: float = 5.0) -> bool:
         """Stop appending, let ``target`` catch up, then make it the leader.
 
-        Safe under quorum acks: nothing is appended after the successor holds the
+        Safe under any ack level: nothing is appended after the successor holds the
         whole log, so no acknowledged record can be cut by the successor.
         Returns False (and resumes leading) if the successor did not catch up in time.
         """
-        state = self.leaders.get(key)
-        handle = self.node.partitions.find(*key)
-        if state is None or handle is None or target not in state.followers:
+        part = self.partitions.get(key)
+        state = part.leader_state if part is not None else None
+        if part is None or state is None or target not in state.followers or state.fenced:
             return False
         state.fenced = True
         deadline = time.monotonic() + timeout
-        while state.follower_end.get(target, 0) < handle.log.next_offset and time.monotonic() < deadline:
+        while state.follower_end.get(target, 0) < part.log.next_offset and time.monotonic() < deadline:
             await state.wait_for_data(0.05)
-            if self.leaders.get(key) is not state:
+            if part.leader_state is not state:
                 return True
-        if state.follower_end.get(target, 0) < handle.log.next_offset:
-            state.fenced = False
+        if state.follower_end.get(target, 0) < part.log.next_offset or part.leader_state is not state:
+            if part.leader_state is state:
+                state.fenced = False
             return False
-        from whippet.metadata import commands as mc
-
         try:
-            await self.node.meta.propose(
-                mc.ChangePartitionLeader(
-                    stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=target, expected_epoch=state.epoch
-                )
-            )
+            await self.meta.propose(mc.ChangePartitionLeader(
+                stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=target, expected_epoch=state.epoch,
+            ))
         except IggyError:
-            state.fenced = False
+            if part.leader_state is state:
+                state.fenced = False
             return False
         return True
 
@@ -255,7 +259,7 @@ class ReplicaManager:
     async def hand_over_all(self, timeout: float = 5.0) -> int:
         """Before a clean shutdown: give every leadership to an in-sync peer."""
         moved = 0
-        for key, state in list(self.leaders.items()):
+        for key, state in list(self.leaders().items()):
             target = self._handover_target(state)
             if target is not None and await self.hand_over(key, target, timeout):
                 moved += 1
@@ -263,11 +267,10 @@ class ReplicaManager:
 
     async def restore_preferred(self) -> None:
         """Give leadership back to a partition's first replica once it is back and in sync."""
-        with self.node.meta.lock:
-            preferred = {
-                key: self.node.meta.machine.partition(*key).replicas[0] for key in self.leaders
-            }
-        for key, state in list(self.leaders.items()):
+        leaders = self.leaders()
+        with self.meta.lock:
+            preferred = {key: self.meta.machine.partition(*key).replicas[0] for key in leaders}
+        for key, state in leaders.items():
             target = preferred.get(key)
             if target is None or target == self.node_id:
                 continue
@@ -275,15 +278,19 @@ class ReplicaManager:
                 await self.hand_over(key, target, timeout=1.0)
 
     # --- forwarding ---------------------------------------------------------------------------
-    async def forward(self, target: int, code: int, payload: bytes, session: Session, hops: int = 0) -> bytes:
-        """Run a client request on node ``target``; return its OK payload or raise its error."""
+    async def forward(self, target: int, code: int, payload: bytes, *, client_id: int, user_id: int | None,
+                      hops: int) -> bytes:  # fmt: skip
+        """Run a client request on node ``target``; return its OK payload or raise its error.
+
+        Raises NotLeader when ``target`` cannot be reached: the request was not run there.
+        """
         try:
             stub = self.peers.stub(target)
             reply = await stub.Forward(
                 pb.ForwardRequest(
-                    code=code, payload=bytes(payload), origin_node_id=session.node_id, client_id=session.client_id,
-                    user_id=session.user_id or 0, has_user=session.user_id is not None, hops=hops + 1,
-                    min_applied=int(self.node.meta.status().get("last_applied") or 0),
+                    code=code, payload=bytes(payload), origin_node_id=self.node_id, client_id=client_id,
+                    user_id=user_id or 0, has_user=user_id is not None, hops=hops + 1,
+                    min_applied=int(self.meta.status().get("last_applied") or 0),
                 ),
                 metadata=self.peers.metadata,
                 timeout=30,
@@ -292,13 +299,17 @@ class ReplicaManager:
             raise NotLeader(f"node {target} is not reachable: {exc}") from None
         if reply.status:
             raise IggyError.from_code(reply.status)
-        return reply.payload
+        return bytes(reply.payload)
+
+    async def forwarded(self, request: pb.ForwardRequest) -> bytes:
+        """Run a request another node forwarded here (the node's dispatch)."""
+        return await self._forward_handler(request)
 
     async def caught_up_to(self, index: int, timeout: float = 2.0) -> None:
         """Wait (bounded) until this node applied metadata up to ``index``."""
         deadline = time.monotonic() + timeout
         waited = False
-        while int(self.node.meta.status().get("last_applied") or 0) < index and time.monotonic() < deadline:
+        while int(self.meta.status().get("last_applied") or 0) < index and time.monotonic() < deadline:
             waited = True
             await asyncio.sleep(0.005)
         if waited:
@@ -310,7 +321,7 @@ class ReplicaManager:
     async def add_member(self, raft_address: str, hops: int = 0) -> pb.JoinResponse:
         """Make ``raft_address`` a metadata Raft member (idempotent); on a non-leader,
         pass the request to the Raft leader."""
-        meta = self.node.meta
+        meta = self.meta
         status = meta.status()
         if raft_address == status.get("self") or raft_address in (status.get("partners") or []):
             return pb.JoinResponse(ok=True)
@@ -321,9 +332,10 @@ class ReplicaManager:
             if target is None or hops >= 2:
                 return pb.JoinResponse(ok=False, reason="no metadata leader known here yet")
             try:
-                return await self.peers.stub(target).Join(
+                reply: pb.JoinResponse = await self.peers.stub(target).Join(
                     pb.JoinRequest(raft_address=raft_address, hops=hops + 1), metadata=self.peers.metadata, timeout=10
                 )
+                return reply
             except (grpc.aio.AioRpcError, LookupError) as exc:
                 return pb.JoinResponse(ok=False, reason=str(exc))
         try:
@@ -336,34 +348,44 @@ class ReplicaManager:
     async def join_cluster(self, self_raft: str, peers: list[str], timeout: float = 120.0) -> None:
         """Until this node's metadata replica is current, ask the configured peers to add it.
 
-        For the founding members this is a no-op that ends as soon as the group has
-        formed; a node added later (scale-out) is admitted by the Raft leader.
+        For the founding members this ends as soon as the group has formed; a node
+        added later (scale-out) is admitted by the Raft leader. Every few seconds it
+        logs which peers it is still waiting for.
         """
-        deadline = time.monotonic() + timeout
-        while not self.node.meta.status().get("ready"):
+        started = time.monotonic()
+        deadline = started + timeout
+        next_log = started + _WAITING_LOG_EVERY
+        while not self.meta.status().get("ready"):
             if time.monotonic() > deadline:
                 raise IggyError.from_code(12001, "this node was not admitted to the metadata group in time")
+            answered: list[str] = []
             for raft in peers:
-                address = self.node.config.replication_address(raft)
-                channel = self.peers.channel(address)
+                channel = self.peers.channel(self._replication_address_of(raft))
                 try:
                     stub = pb_grpc.ReplicationStub(channel)
                     await stub.Join(pb.JoinRequest(raft_address=self_raft), metadata=self.peers.metadata, timeout=2)
+                    answered.append(raft)
                 except grpc.aio.AioRpcError:
                     pass
                 finally:
                     await channel.close()
-                if self.node.meta.status().get("ready"):
+                if self.meta.status().get("ready"):
                     return
+            if time.monotonic() >= next_log:
+                next_log = time.monotonic() + _WAITING_LOG_EVERY
+                silent = [p for p in peers if p not in answered]
+                log.warning("waiting %.0fs for the metadata group: no answer from %s; answered: %s",
+                            time.monotonic() - started, ", ".join(silent) or "none",
+                            ", ".join(answered) or "none")
             await asyncio.sleep(0.5)
 
     # --- liveness -----------------------------------------------------------------------------
-    def _replication_address(self, node_id: int) -> str | None:
-        with self.node.meta.lock:
-            member = self.node.meta.machine.node(node_id)
+    def _peer_address(self, node_id: int) -> str | None:
+        with self.meta.lock:
+            member = self.meta.machine.node(node_id)
         if member is None:
             return None
-        return self.node.config.replication_address(member.raft_address)
+        return self._replication_address_of(member.raft_address)
 
     def heard_from(self, node_id: int) -> bool:
         """Heard from ``node_id`` within the dead-after bound (no start-up grace)."""
@@ -381,10 +403,11 @@ class ReplicaManager:
 
     async def _ping(self, node_id: int) -> None:
         try:
-            await self.peers.stub(node_id).Ping(
+            reply = await self.peers.stub(node_id).Ping(
                 pb.PingRequest(from_node_id=self.node_id), metadata=self.peers.metadata, timeout=_DEAD_AFTER / 2
             )
             self.last_seen[node_id] = time.monotonic()
+            self.peer_leaderless[node_id] = {(r.stream_id, r.topic_id, r.partition_id) for r in reply.leaderless}
         except (grpc.aio.AioRpcError, LookupError):
             pass
 
@@ -401,17 +424,19 @@ class ReplicaManager:
     def ready(self) -> bool:
         """Joined and caught up: the metadata replica is current and every partition
         this node follows has reached the leader's high watermark at least once."""
-        return bool(self.node.meta.status().get("ready")) and all(f.caught_up for f in self.followers.values())
+        return bool(self.meta.status().get("ready")) and all(
+            p.following.caught_up for p in self.partitions.values() if p.following is not None
+        )
 
     async def _watch_peers(self) -> None:
         while True:
-            leader = self.node.meta.leader_address
+            leader = self.meta.leader_address
             if leader != self._raft_leader:
                 if self._raft_leader is not None:
                     self.raft_leader_changes += 1
                 self._raft_leader = leader
-            with self.node.meta.lock:
-                others = [n.id for n in self.node.meta.machine.nodes() if n.id != self.node_id]
+            with self.meta.lock:
+                others = [n.id for n in self.meta.machine.nodes() if n.id != self.node_id]
             if others:
                 await asyncio.gather(*(self._ping(n) for n in others))
             await asyncio.sleep(_PING_EVERY)

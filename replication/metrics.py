@@ -31,7 +31,8 @@ class ReplicationCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         m = self._m
-        meta = m.node.meta
+        meta = m.meta
+        leaders = m.leaders()
         hw = GaugeMetricFamily("whippet_partition_high_watermark", "Committed, visible offset bound", labels=_PART)
         leader = GaugeMetricFamily("whippet_partition_is_leader", "1 where this node leads", labels=_PART)
         isr = GaugeMetricFamily("whippet_partition_in_sync_replicas", "In-sync replicas (leader's view)", labels=_PART)
@@ -52,7 +53,7 @@ class ReplicationCollector(Collector):
         for key, assigned in sorted(placements.items()):
             labels = [str(k) for k in key]
             replicas.add_metric(labels, len(assigned))
-            state = m.leaders.get(key)
+            state = leaders.get(key)
             leader.add_metric(labels, 1 if state is not None else 0)
             hw.add_metric(labels, m.high_watermark(key))
             if state is None:

@@ -1,8 +1,8 @@
-"""The gRPC server side of replication: Replicate (fetch stream), EpochEnd, Forward, Ping, Join."""
+"""The gRPC server side of replication: Replicate (fetch stream), EpochEnd, Fence, Probe,
+Forward, Ping, Join."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import numpy as np
 
-from whippet.node.dispatch import dispatch
-from whippet.node.session import TRANSPORT_TCP, Session
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 from whippet.wire.errors import IggyError
@@ -19,6 +17,7 @@ from whippet.wire.errors import IggyError
 if TYPE_CHECKING:
     from whippet.replication.leader import LeaderState, Tail
     from whippet.replication.manager import ReplicaManager
+    from whippet.replication.partition import ReplicatedPartition
 
 Key = tuple[int, int, int]
 
@@ -59,6 +58,8 @@ def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
         "Ping": (pb.PingRequest, service.Ping),
         "Join": (pb.JoinRequest, service.Join),
         "EpochEnd": (pb.EpochEndRequest, service.EpochEnd),
+        "Fence": (pb.FenceRequest, service.Fence),
+        "Probe": (pb.ProbeRequest, service.Probe),
         "Forward": (pb.ForwardRequest, service.Forward),
     }
     handlers = {
@@ -78,7 +79,7 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         self.m = manager
 
     async def _authorize(self, context: Any) -> None:
-        reason = self.m.node.security.check(context)
+        reason = self.m.security.check(context)
         if reason is not None:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
 
@@ -86,7 +87,8 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         await self._authorize(context)
         if request.from_node_id:
             self.m.last_seen[request.from_node_id] = time.monotonic()
-        return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.node.meta.is_leader)
+        leaderless = [pb.PartitionRef(stream_id=k[0], topic_id=k[1], partition_id=k[2]) for k in self.m.leaderless()]
+        return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.meta.is_leader, leaderless=leaderless)
 
     async def Join(self, request: pb.JoinRequest, context: Any) -> pb.JoinResponse:
         await self._authorize(context)
@@ -102,14 +104,14 @@ class ReplicationService(pb_grpc.ReplicationServicer):
     async def _fetch(self, request: pb.FetchRequest) -> pb.FetchResponse | bytes:
         p = request.partition
         key = (p.stream_id, p.topic_id, p.partition_id)
-        state = self.m.leaders.get(key)
-        handle = self.m.node.partitions.find(*key)
-        if state is None or handle is None:
+        part = self.m.partitions.get(key)
+        state = part.leader_state if part is not None else None
+        if part is None or state is None or state.resigned:
             return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
         if request.leader_epoch != state.epoch:
             status = pb.FetchResponse.STALE_EPOCH if request.leader_epoch > state.epoch else pb.FetchResponse.NOT_LEADER
             return pb.FetchResponse(status=status, leader_epoch=state.epoch)
-        plog = handle.log
+        plog = part.log
         end = max(plog.next_offset, state.available_end)  # a published batch counts
         if request.fetch_offset > end:
             return pb.FetchResponse(
@@ -118,34 +120,36 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         state.fetched(request.follower_id, request.fetch_offset)
         if request.fetch_offset >= end and request.max_wait_ms:
             await state.wait_for_data(request.max_wait_ms / 1000)
-            if self.m.leaders.get(key) is not state:
+            if part.leader_state is not state or state.resigned:
                 return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
         tail = state.tail
         if tail is not None and tail.first == request.fetch_offset and plog.next_offset in (tail.first, tail.end):
             if tail.first == plog.next_offset:
                 state.served()
-            return self._tail_answer(key, state, plog.next_offset, tail)
+            return self._tail_answer(part, state, plog.next_offset, tail)
         result, ends = plog.read_with_ends(request.fetch_offset, _MAX_RECORDS)
         if result.count and request.max_bytes and len(result.data) > request.max_bytes and result.count > 1:
             keep = max(1, int((ends <= request.max_bytes).sum()))
             ends = ends[:keep]
             result = type(result)(result.first_offset, keep, result.data[: int(ends[-1])])
-        return self._ok(key, state, plog.next_offset, result.first_offset, result.data, ends)
+        return self._ok(part, state, plog.next_offset, result.first_offset, result.data, ends)
 
-    def _tail_answer(self, key: Key, state: LeaderState, log_end: int, tail: Tail) -> bytes:
+    def _tail_answer(self, part: ReplicatedPartition, state: LeaderState, log_end: int, tail: Tail) -> bytes:
         """The answer carrying the last batch (whole: it was one client request), encoded
         once for all followers that fetch it with the same high watermark (usually all)."""
         stamp = (state.epoch, state.high_watermark, log_end)
         answer = tail.encoded.get(stamp)
         if answer is None:
             tail.encoded.clear()
-            answer = tail.encoded[stamp] = self._ok(key, state, log_end, tail.first, tail.records, tail.ends)
+            answer = tail.encoded[stamp] = self._ok(part, state, log_end, tail.first, tail.records, tail.ends)
         return answer
 
-    def _ok(self, key: Key, state: LeaderState, log_end: int, first: int,
+    def _ok(self, part: ReplicatedPartition, state: LeaderState, log_end: int, first: int,
             records: bytes | memoryview, ends: np.ndarray) -> bytes:
         count = len(ends)
-        epochs = [pb.EpochStart(epoch=e, start_offset=s) for e, s in self.m.epochs(key).entries if s < first + count]
+        # Epoch starts up to the end of what is sent, inclusive: a start equal to that end
+        # tells a caught-up follower it reached this leader's epoch (see quorum.py).
+        epochs = [pb.EpochStart(epoch=e, start_offset=s) for e, s in part.epochs.entries if s <= first + count]
         head = pb.FetchResponse(
             status=pb.FetchResponse.OK, leader_epoch=state.epoch, high_watermark=state.high_watermark,
             log_end=log_end, first_offset=first, count=count, ends=ends.astype("<u4").tobytes(), epochs=epochs[-8:],
@@ -155,12 +159,11 @@ class ReplicationService(pb_grpc.ReplicationServicer):
     async def EpochEnd(self, request: pb.EpochEndRequest, context: Any) -> pb.EpochEndResponse:
         await self._authorize(context)
         p = request.partition
-        key = (p.stream_id, p.topic_id, p.partition_id)
-        handle = self.m.node.partitions.find(*key)
-        if handle is None:
+        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        if part is None:
             return pb.EpochEndResponse(found=False)
-        cache = self.m.epochs(key)
-        log_end = handle.log.next_offset
+        cache = part.epochs
+        log_end = part.log.next_offset
         last = cache.last_epoch
         got = cache.end_offset(request.epoch, log_end)
         if got is None:
@@ -172,21 +175,35 @@ class ReplicationService(pb_grpc.ReplicationServicer):
         return pb.EpochEndResponse(found=True, epoch=epoch, end_offset=end, log_end=log_end,
                                    last_epoch=last if last is not None else 0)
 
+    async def Fence(self, request: pb.FenceRequest, context: Any) -> pb.FenceResponse:
+        await self._authorize(context)
+        p = request.partition
+        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        if part is None:
+            return pb.FenceResponse(found=False)
+        position = await part.fence(request.new_epoch)
+        return pb.FenceResponse(found=True, promised=part.epochs.promised, last_epoch=position.last_epoch,
+                                log_end=position.log_end)
+
+    async def Probe(self, request: pb.ProbeRequest, context: Any) -> pb.ProbeResponse:
+        await self._authorize(context)
+        p = request.partition
+        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        if part is None:
+            return pb.ProbeResponse(found=False, following=-1)
+        role = part.following
+        if role is None:
+            return pb.ProbeResponse(found=True, following=-1)
+        age_ms = min(int((time.monotonic() - role.contact_at) * 1000), 0xFFFF_FFFF)
+        return pb.ProbeResponse(found=True, following=role.leader, epoch=role.epoch, contact_age_ms=max(age_ms, 0))
+
     async def Forward(self, request: pb.ForwardRequest, context: Any) -> pb.ForwardResponse:
         await self._authorize(context)
         if request.hops > _MAX_HOPS:
             return pb.ForwardResponse(status=12010)
         await self.m.caught_up_to(request.min_applied)
-        session = Session(
-            client_id=request.client_id, address=f"node-{request.origin_node_id}", transport=TRANSPORT_TCP,
-            user_id=request.user_id if request.has_user else None, node_id=request.origin_node_id,
-            hops=request.hops,
-        )
         try:
-            reply = await dispatch(self.m.node, session, request.code, memoryview(request.payload))
+            payload = await self.m.forwarded(request)
         except IggyError as exc:
             return pb.ForwardResponse(status=exc.status)
-        except asyncio.CancelledError:
-            raise
-        payload = reply if isinstance(reply, (bytes, bytearray)) else b"".join(bytes(part) for part in reply)
-        return pb.ForwardResponse(status=0, payload=bytes(payload))
+        return pb.ForwardResponse(status=0, payload=payload)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from whippet.storage import layout
-from whippet.storage.dedup import DedupWindow
+from whippet.storage.dedup import DedupWindow, id_keys
 from whippet.storage.model import AppendResult, LogConfig, ReadResult, SegmentInfo, Staged
 from whippet.storage.record import (
     HEADER_SIZE,
@@ -124,7 +124,27 @@ class PartitionLog:
         log = cls(directory, config, segments)
         if log._active.count and log._active.size >= config.segment_size:
             log._roll()
+        log._rebuild_dedup()
         return log
+
+    def _rebuild_dedup(self) -> None:
+        """Refill the dedup window from the newest records (their ids and offsets), so a
+        retry after a restart is still recognised. Records older than the TTL (by their
+        stored timestamps, against the newest) are left out."""
+        if self._dedup is None or self._next == self.first_offset:
+            return
+        first = max(self.first_offset, self._next - self._dedup.max_entries)
+        parts: list[np.ndarray] = []
+        for seg in self._segments:
+            lo, hi = max(first, seg.start_offset), seg.start_offset + seg.count
+            if hi > lo:
+                parts.append(seg.record_headers(lo - seg.start_offset, hi - lo))
+        headers = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        newest = int(headers["timestamp"][-1])
+        fresh = headers["timestamp"].astype(np.int64) >= newest - self._dedup.ttl_us
+        headers = headers[fresh]
+        self._dedup.remember(id_keys(headers["id_lo"], headers["id_hi"]),
+                             headers["offset"].astype(np.int64), newest)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -183,8 +203,9 @@ class PartitionLog:
         return self._nothing_appended() if staged is None else self.commit(staged)
 
     def stage(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> Staged | None:
-        """The in-memory half of an append: dedup, then stamp offsets, one timestamp,
-        random ids for id 0 and checksums. Returns None if nothing is left to append.
+        """The in-memory half of an append: random ids for id 0, dedup, then stamp
+        offsets, one timestamp and checksums. Returns None for an empty batch; a batch
+        of duplicates only stages with ``count == 0`` (see ``Staged.duplicate_end``).
 
         A partition leader ships the staged bytes to its followers while it writes
         them itself (:meth:`commit`), instead of one after the other. At most one
@@ -201,36 +222,45 @@ class PartitionLog:
         u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1])).copy()
         starts = record_starts(ends64)
         headers, hidx = gather_headers(u8, starts)
-        generated = (headers["id_lo"] == 0) & (headers["id_hi"] == 0)
-        ids = admitted = None
+        fill_random_ids(headers, (headers["id_lo"] == 0) & (headers["id_hi"] == 0))
+        keys: list[bytes] | None = None
+        duplicate_end = 0
         if self._dedup is not None:
-            keep = self._dedup.admit(headers["id_lo"], headers["id_hi"], now_us, ~generated)
-            if not bool(keep.all()):
+            keys = id_keys(headers["id_lo"], headers["id_hi"])
+            found = self._dedup.lookup(keys, now_us)
+            duplicate_end = found.duplicate_end
+            if bool(found.dup.any()):
+                keep = ~found.dup
                 lengths = ends64 - starts
                 u8 = u8[np.repeat(keep, lengths)]
                 ends64 = np.cumsum(lengths[keep])
-                headers, generated = headers[keep], generated[keep]
+                headers = headers[keep]
+                keys = [k for k, kept in zip(keys, keep.tolist(), strict=True) if kept]
                 n = len(ends64)
-                if n == 0:
-                    return None
                 starts = record_starts(ends64)
                 hidx = starts[:, None] + np.arange(HEADER_SIZE, dtype=np.int64)
-            ids, admitted = headers[["id_lo", "id_hi"]].copy(), ~generated
         first = self._next
         ts = max(int(now_us), self._last_ts)
-        fill_random_ids(headers, generated)
-        headers["offset"] = np.arange(first, first + n, dtype=np.uint64)
-        headers["timestamp"] = ts
-        headers["checksum"] = 0
-        scatter_headers(u8, hidx, headers)
-        if self._config.checksum:
-            scatter_checksums(u8, starts, checksums(u8.data, starts, ends64))
-        self._staged = Staged(first, u8, ends64, ts, ids, admitted)
-        return self._staged
+        if n:
+            headers["offset"] = np.arange(first, first + n, dtype=np.uint64)
+            headers["timestamp"] = ts
+            headers["checksum"] = 0
+            scatter_headers(u8, hidx, headers)
+            if self._config.checksum:
+                scatter_checksums(u8, starts, checksums(u8.data, starts, ends64))
+            if self._dedup is not None and keys is not None:
+                # Remembered now, so a retry racing the write is seen; forgotten if the write fails.
+                self._dedup.remember(keys, np.arange(first, first + n), now_us)
+        staged = Staged(first, u8, ends64, ts, keys, duplicate_end)
+        if n:
+            self._staged = staged  # a batch of duplicates only has nothing to write
+        return staged
 
     def commit(self, staged: Staged) -> AppendResult:
         """Write a batch from :meth:`stage`. Raises ``StagedBatchDiscarded`` if the log
         changed in between (truncate, purge, close), since its offsets are no longer next."""
+        if not staged.count:
+            return AppendResult(staged.first_offset, staged.first_offset - 1, 0, 0)
         try:
             if self._staged is not staged or self._closed or staged.first_offset != self._next:
                 raise StagedBatchDiscarded("the partition changed while the batch was being appended")
@@ -239,8 +269,8 @@ class PartitionLog:
         except BaseException:
             if self._staged is staged:
                 self._staged = None
-            if self._dedup is not None and staged.ids is not None:
-                self._dedup.forget(staged.ids["id_lo"], staged.ids["id_hi"], staged.admitted)
+            if self._dedup is not None and staged.keys:
+                self._dedup.forget(staged.keys)
             raise
         n = staged.count
         return AppendResult(staged.first_offset, staged.first_offset + n - 1, n, len(staged.records))
@@ -260,9 +290,10 @@ class PartitionLog:
         first = self._next
         headers = check_stamped(u8, ends64, first, self._last_ts)
         stamps = headers["timestamp"]
-        if self._dedup is not None:
-            self._dedup.remember(headers["id_lo"], headers["id_hi"], int(stamps[-1]))
         self._write(u8, ends64, stamps)
+        if self._dedup is not None:
+            self._dedup.remember(id_keys(headers["id_lo"], headers["id_hi"]), np.arange(first, first + n),
+                                 int(stamps[-1]))
         return AppendResult(first, first + n - 1, n, len(u8))
 
     def _write(self, u8: np.ndarray, ends64: np.ndarray, stamps: int | np.ndarray) -> None:
@@ -426,7 +457,7 @@ class PartitionLog:
         self._last_ts = max((s.end_ts for s in self._segments), default=0)
         self._write_gen += 1
         if self._dedup is not None:
-            self._dedup.clear()
+            self._dedup.drop_from(offset)
 
     def purge(self) -> None:
         """Delete every segment and consumer-visible record; offsets restart at 0."""

@@ -82,16 +82,19 @@ class Staged:
     """A batch stamped in memory by ``PartitionLog.stage`` and not yet written.
 
     ``records`` are the bytes as they will be stored and ``ends`` each record's
-    end in them; ``ids`` and ``admitted`` let a failed write take the batch's
-    ids back out of the dedup window.
+    end in them; ``keys`` let a failed write take the batch's ids back out of the
+    dedup window. ``duplicate_end`` is one past the highest offset of an already
+    stored original among the messages dedup dropped (0 if none): a send carrying
+    duplicates holds only once that offset does. ``count`` is 0 when every message
+    was a duplicate.
     """
 
     first_offset: int
     records: np.ndarray  # uint8
     ends: np.ndarray  # int64
     timestamp: int
-    ids: np.ndarray | None = None
-    admitted: np.ndarray | None = None
+    keys: list[bytes] | None = None
+    duplicate_end: int = 0
 
     @property
     def count(self) -> int:

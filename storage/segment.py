@@ -22,6 +22,7 @@ import numpy as np
 from whippet.storage import layout
 from whippet.storage._io import pwrite_all
 from whippet.storage.index import ENTRY_SIZE, INDEX_DTYPE, IndexBuffer, read_entries
+from whippet.storage.record import HEADER_DTYPE, HEADER_SIZE
 from whippet.storage.recovery import recover_segment
 
 __all__ = ["Segment"]
@@ -240,6 +241,21 @@ class Segment:
         start = int(window[0]) if rel else 0
         ends = window[1:] if rel else window
         return (ends.astype(np.int64) - start).astype(np.uint32)
+
+    def record_headers(self, rel: int, count: int) -> np.ndarray:
+        """The 64-byte headers of records ``rel .. rel+count-1`` (structured), read in place
+        through a read-only memory map: only the header pages are touched."""
+        if count <= 0:
+            return np.zeros(0, dtype=HEADER_DTYPE)
+        base, _ = self.bounds(rel, count)
+        ends = self.record_ends(rel, count).astype(np.int64) + base
+        starts = np.concatenate(([base], ends[:-1]))
+        data = np.memmap(layout.log_path(self.directory, self.start_offset), dtype=np.uint8, mode="r",
+                         shape=(int(ends[-1]),))
+        try:
+            return np.ascontiguousarray(data[starts[:, None] + np.arange(HEADER_SIZE)]).view(HEADER_DTYPE).ravel()
+        finally:
+            del data
 
     def first_at_or_after(self, ts_us: int) -> int | None:
         """Relative offset of the first record with timestamp >= ``ts_us``."""

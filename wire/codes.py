@@ -80,3 +80,5 @@ LEAVE_CONSUMER_GROUP: Final = 605
 GET_PARTITION_LEADERS: Final = 9001
 SET_TOPIC_ACK: Final = 9002
 GET_TOPIC_ACK: Final = 9003
+#: SendMessages (same payload as 101) answered with where the batch went (:class:`Appended`)
+SEND_MESSAGES_APPENDED: Final = 9004

@@ -75,6 +75,7 @@ __all__ = [
     "RawPersonalAccessToken",
     "IdentityInfo",
     "PolledHead",
+    "Appended",
     "encode_many",
     "decode_many",
     "decode_streams",
@@ -335,6 +336,23 @@ class PolledHead(WireStruct):
     partition_id: int
     current_offset: int
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Appended(WireStruct):
+    """The answer of SEND_MESSAGES_APPENDED (9004, whippet's own): where a batch went.
+
+    ``stored`` messages were appended at ``first_offset`` .. ``first_offset + stored - 1``
+    of ``partition_id``; ``duplicates`` were dropped by deduplication (a retry of messages
+    already stored). The send was acknowledged at the topic's ack level either way.
+    """
+
+    SIZE: ClassVar[int] = 20
+    LAYOUT = (("partition_id", U32), ("first_offset", U64), ("stored", U32), ("duplicates", U32))
+    partition_id: int
+    first_offset: int
+    stored: int
+    duplicates: int
 
 
 def encode_many(items: Iterable[WireStruct]) -> bytes:

@@ -15,7 +15,7 @@ consumer offsets are not: they belong to the partition leader and travel by log
 shipping. Logins, logouts and all reads are local.
 
 Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
-9003 ``GET_TOPIC_ACK``) are whippet's own; a 0.8 server answers them with
+9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``) are whippet's own; a 0.8 server answers them with
 InvalidCommand, which our SDK reads as "not offered".
 """
 
@@ -72,6 +72,7 @@ _SPECS = (
     # Messages
     _spec(rq.PollMessages, "message.poll"),
     CommandSpec(codes.SEND_MESSAGES, "message.send", None, needs_auth=True, replicated=False),
+    CommandSpec(codes.SEND_MESSAGES_APPENDED, "message.send_appended", None, needs_auth=True, replicated=False),
     _spec(rq.FlushUnsavedBuffer, "message.flush_unsaved_buffer"),
     # Consumer offsets
     _spec(rq.GetConsumerOffset, "consumer_offset.get"),

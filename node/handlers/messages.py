@@ -20,18 +20,13 @@ from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic
 from whippet.node.handlers.consumers import resolve_for_poll
 from whippet.node.routing import forward
-from whippet.replication.leader import Tail
-from whippet.storage.log import StagedBatchDiscarded
+from whippet.storage.model import AppendResult
 from whippet.wire import codes
 from whippet.wire import requests as rq
-from whippet.wire.batch import build_send_payload_from_records, parse_send_messages
+from whippet.wire.batch import SendBatch, build_send_payload_from_records, parse_send_messages
 from whippet.wire.errors import NotLeader, PartitionNotFound
 from whippet.wire.primitives import Partitioning, PollingKind
-from whippet.wire.responses import PolledHead
-
-_ACK_TIMEOUT = 10.0
-#: how long an append waits for parked follower fetches to take its batch before writing
-_PUBLISH_WAIT = 0.005
+from whippet.wire.responses import Appended, PolledHead
 
 if TYPE_CHECKING:
     from whippet.metadata.model import Topic
@@ -64,7 +59,22 @@ def _leader(node: Node, key3: tuple[int, int, int]) -> int:
 
 @handler(codes.SEND_MESSAGES)
 async def send_messages(node: Node, session: Session, payload: memoryview) -> Reply:
-    batch = parse_send_messages(payload)
+    await append_batch(node, session, parse_send_messages(payload))
+    return b""
+
+
+@handler(codes.SEND_MESSAGES_APPENDED)
+async def send_messages_appended(node: Node, session: Session, payload: memoryview) -> Reply:
+    return (await append_batch(node, session, parse_send_messages(payload))).encode()
+
+
+async def append_batch(node: Node, session: Session, batch: SendBatch) -> Appended:
+    """Append a validated batch to its partition, here or on the partition's leader.
+
+    The one entry point of every send, whatever the protocol version or transport:
+    it checks the send permission, picks the partition, forwards to the leader when
+    another node leads it, and returns once the topic's ack level holds.
+    """
     with node.meta.lock:
         topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
@@ -72,41 +82,25 @@ async def send_messages(node: Node, session: Session, payload: memoryview) -> Re
         leader = _leader(node, pkey)
         ack = topic.ack or node.config.cluster_ack  # the topic's level, else this leader's default
     if leader != node.node_id:
-        body = payload if batch.partitioning.kind == 2 else build_send_payload_from_records(
+        body = build_send_payload_from_records(
             batch.stream_id, batch.topic_id, Partitioning.partition_id(pid), batch.records, batch.ends
         )
-        return await forward(node, session, leader, codes.SEND_MESSAGES, body)
-    handle = node.partitions.get(*pkey)
+        reply = await forward(node, session, leader, codes.SEND_MESSAGES_APPENDED, body)
+        return Appended.decode(reply)
+    part = node.replicas.partitions.get(pkey)
+    if part is None:
+        raise NotLeader("this node does not hold the partition (yet)")
     records, ends = batch.records, batch.ends
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
-    async with handle.append_lock:
-        state = node.replicas.writable(pkey)
-        staged = handle.log.stage(records, ends, now_us())
-        if staged is None:
-            return b""  # every message was a duplicate
-        tail = Tail(staged.first_offset, staged.records.data, staged.ends)
-        await state.publish(tail, _PUBLISH_WAIT)
-        try:
-            result = handle.log.commit(staged)
-        except StagedBatchDiscarded:
-            # The log was cut, purged or closed while the batch was being handed out:
-            # it was not written; the client may send it again (to the new leader).
-            state.unpublish()
-            raise NotLeader("the partition changed while the batch was being appended; retry") from None
-        except BaseException:
-            state.unpublish()
-            if node.replicas.leaders.get(pkey) is state:
-                # Followers may hold the batch this node failed to write: this node's
-                # log must not get other records at those offsets in the same epoch.
-                node.replicas.step_down(pkey)
-            raise
-        state.appended(handle.log.next_offset, tail)
-    node.metrics.messages_in.inc(result.count)
-    node.metrics.bytes_in.inc(result.size)
-    await node.durability.appended(handle.log)
-    await state.acknowledged(result.last_offset + 1, ack, _ACK_TIMEOUT)
-    return b""
+
+    def written(result: AppendResult) -> None:
+        node.metrics.messages_in.inc(result.count)
+        node.metrics.bytes_in.inc(result.size)
+
+    result = await part.append(records, ends, ack, now_us(), on_written=written)
+    return Appended(partition_id=pid, first_offset=result.first_offset if result.count else 0,
+                    stored=result.count, duplicates=len(ends) - result.count)
 
 
 def _start_offset(
@@ -146,7 +140,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
         return await forward(node, session, leader, codes.POLL_MESSAGES, pinned.encode())
     handle = node.partitions.get(*pkey)
     plog = handle.log
-    visible_end = min(node.replicas.high_watermark(pkey), plog.next_offset)
+    visible_end = min(node.replicas.visible_end(pkey), plog.next_offset)
     start = None if req.count == 0 else _start_offset(
         plog, visible_end, req.strategy.kind, req.strategy.value, req.count, stored
     )

@@ -28,6 +28,9 @@ def _topic(node: Node, session: Session, req: rq.GetConsumerOffset) -> Topic:
 
 @handler(codes.GET_CONSUMER_OFFSET)
 async def get_consumer_offset(node: Node, session: Session, req: rq.GetConsumerOffset) -> Reply:
+    # Linearizable: an offset stored through any node before this read is visible here
+    # (the store may have been applied on the partition leader's node only so far).
+    await node.meta.barrier()
     with node.meta.lock:
         try:
             topic = _topic(node, session, req)

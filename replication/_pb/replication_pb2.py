@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11replication.proto\x12\x13whippet.replication\"I\n\x0cPartitionRef\x12\x11\n\tstream_id\x18\x01 \x01(\r\x12\x10\n\x08topic_id\x18\x02 \x01(\r\x12\x14\n\x0cpartition_id\x18\x03 \x01(\r\"1\n\nEpochStart\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x14\n\x0cstart_offset\x18\x02 \x01(\x04\"\xad\x01\n\x0c\x46\x65tchRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\r\x12\x14\n\x0cleader_epoch\x18\x03 \x01(\x04\x12\x14\n\x0c\x66\x65tch_offset\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\x12\x13\n\x0bmax_wait_ms\x18\x06 \x01(\r\"\xd8\x02\n\rFetchResponse\x12\x39\n\x06status\x18\x01 \x01(\x0e\x32).whippet.replication.FetchResponse.Status\x12\x14\n\x0cleader_epoch\x18\x02 \x01(\x04\x12\x16\n\x0ehigh_watermark\x18\x03 \x01(\x04\x12\x0f\n\x07log_end\x18\x04 \x01(\x04\x12\x14\n\x0c\x66irst_offset\x18\x05 \x01(\x04\x12\r\n\x05\x63ount\x18\x06 \x01(\r\x12\x0f\n\x07records\x18\x07 \x01(\x0c\x12\x0c\n\x04\x65nds\x18\x08 \x01(\x0c\x12/\n\x06\x65pochs\x18\t \x03(\x0b\x32\x1f.whippet.replication.EpochStart\x12\x13\n\x0btruncate_to\x18\n \x01(\x04\"C\n\x06Status\x12\x06\n\x02OK\x10\x00\x12\x0e\n\nNOT_LEADER\x10\x01\x12\x0f\n\x0bSTALE_EPOCH\x10\x02\x12\x10\n\x0cOUT_OF_RANGE\x10\x03\"V\n\x0f\x45pochEndRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"i\n\x10\x45pochEndResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x12\n\nend_offset\x18\x03 \x01(\x04\x12\x0f\n\x07log_end\x18\x04 \x01(\x04\x12\x12\n\nlast_epoch\x18\x05 \x01(\x04\"\xa0\x01\n\x0e\x46orwardRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x16\n\x0eorigin_node_id\x18\x03 \x01(\r\x12\x11\n\tclient_id\x18\x04 \x01(\r\x12\x0f\n\x07user_id\x18\x05 \x01(\r\x12\x10\n\x08has_user\x18\x06 \x01(\x08\x12\x0c\n\x04hops\x18\x07 \x01(\r\x12\x13\n\x0bmin_applied\x18\x08 \x01(\x04\"2\n\x0f\x46orwardResponse\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"#\n\x0bPingRequest\x12\x14\n\x0c\x66rom_node_id\x18\x01 \x01(\r\"8\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x17\n\x0fmetadata_leader\x18\x02 \x01(\x08\"1\n\x0bJoinRequest\x12\x14\n\x0craft_address\x18\x01 \x01(\t\x12\x0c\n\x04hops\x18\x02 \x01(\r\"*\n\x0cJoinResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xae\x03\n\x0bReplication\x12K\n\x04Ping\x12 .whippet.replication.PingRequest\x1a!.whippet.replication.PingResponse\x12K\n\x04Join\x12 .whippet.replication.JoinRequest\x1a!.whippet.replication.JoinResponse\x12V\n\tReplicate\x12!.whippet.replication.FetchRequest\x1a\".whippet.replication.FetchResponse(\x01\x30\x01\x12W\n\x08\x45pochEnd\x12$.whippet.replication.EpochEndRequest\x1a%.whippet.replication.EpochEndResponse\x12T\n\x07\x46orward\x12#.whippet.replication.ForwardRequest\x1a$.whippet.replication.ForwardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11replication.proto\x12\x13whippet.replication\"I\n\x0cPartitionRef\x12\x11\n\tstream_id\x18\x01 \x01(\r\x12\x10\n\x08topic_id\x18\x02 \x01(\r\x12\x14\n\x0cpartition_id\x18\x03 \x01(\r\"1\n\nEpochStart\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x14\n\x0cstart_offset\x18\x02 \x01(\x04\"\xad\x01\n\x0c\x46\x65tchRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\r\x12\x14\n\x0cleader_epoch\x18\x03 \x01(\x04\x12\x14\n\x0c\x66\x65tch_offset\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\x12\x13\n\x0bmax_wait_ms\x18\x06 \x01(\r\"\xd8\x02\n\rFetchResponse\x12\x39\n\x06status\x18\x01 \x01(\x0e\x32).whippet.replication.FetchResponse.Status\x12\x14\n\x0cleader_epoch\x18\x02 \x01(\x04\x12\x16\n\x0ehigh_watermark\x18\x03 \x01(\x04\x12\x0f\n\x07log_end\x18\x04 \x01(\x04\x12\x14\n\x0c\x66irst_offset\x18\x05 \x01(\x04\x12\r\n\x05\x63ount\x18\x06 \x01(\r\x12\x0f\n\x07records\x18\x07 \x01(\x0c\x12\x0c\n\x04\x65nds\x18\x08 \x01(\x0c\x12/\n\x06\x65pochs\x18\t \x03(\x0b\x32\x1f.whippet.replication.EpochStart\x12\x13\n\x0btruncate_to\x18\n \x01(\x04\"C\n\x06Status\x12\x06\n\x02OK\x10\x00\x12\x0e\n\nNOT_LEADER\x10\x01\x12\x0f\n\x0bSTALE_EPOCH\x10\x02\x12\x10\n\x0cOUT_OF_RANGE\x10\x03\"V\n\x0f\x45pochEndRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"i\n\x10\x45pochEndResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x12\n\nend_offset\x18\x03 \x01(\x04\x12\x0f\n\x07log_end\x18\x04 \x01(\x04\x12\x12\n\nlast_epoch\x18\x05 \x01(\x04\"W\n\x0c\x46\x65nceRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\x12\x11\n\tnew_epoch\x18\x02 \x01(\x04\"U\n\rFenceResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x10\n\x08promised\x18\x02 \x01(\x04\x12\x12\n\nlast_epoch\x18\x03 \x01(\x04\x12\x0f\n\x07log_end\x18\x04 \x01(\x04\"D\n\x0cProbeRequest\x12\x34\n\tpartition\x18\x01 \x01(\x0b\x32!.whippet.replication.PartitionRef\"X\n\rProbeResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x11\n\tfollowing\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\x16\n\x0e\x63ontact_age_ms\x18\x04 \x01(\r\"\xa0\x01\n\x0e\x46orwardRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x16\n\x0eorigin_node_id\x18\x03 \x01(\r\x12\x11\n\tclient_id\x18\x04 \x01(\r\x12\x0f\n\x07user_id\x18\x05 \x01(\r\x12\x10\n\x08has_user\x18\x06 \x01(\x08\x12\x0c\n\x04hops\x18\x07 \x01(\r\x12\x13\n\x0bmin_applied\x18\x08 \x01(\x04\"2\n\x0f\x46orwardResponse\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"#\n\x0bPingRequest\x12\x14\n\x0c\x66rom_node_id\x18\x01 \x01(\r\"o\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x17\n\x0fmetadata_leader\x18\x02 \x01(\x08\x12\x35\n\nleaderless\x18\x03 \x03(\x0b\x32!.whippet.replication.PartitionRef\"1\n\x0bJoinRequest\x12\x14\n\x0craft_address\x18\x01 \x01(\t\x12\x0c\n\x04hops\x18\x02 \x01(\r\"*\n\x0cJoinResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t2\xce\x04\n\x0bReplication\x12K\n\x04Ping\x12 .whippet.replication.PingRequest\x1a!.whippet.replication.PingResponse\x12K\n\x04Join\x12 .whippet.replication.JoinRequest\x1a!.whippet.replication.JoinResponse\x12V\n\tReplicate\x12!.whippet.replication.FetchRequest\x1a\".whippet.replication.FetchResponse(\x01\x30\x01\x12W\n\x08\x45pochEnd\x12$.whippet.replication.EpochEndRequest\x1a%.whippet.replication.EpochEndResponse\x12N\n\x05\x46\x65nce\x12!.whippet.replication.FenceRequest\x1a\".whippet.replication.FenceResponse\x12N\n\x05Probe\x12!.whippet.replication.ProbeRequest\x1a\".whippet.replication.ProbeResponse\x12T\n\x07\x46orward\x12#.whippet.replication.ForwardRequest\x1a$.whippet.replication.ForwardResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,18 +45,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EPOCHENDREQUEST']._serialized_end=777
   _globals['_EPOCHENDRESPONSE']._serialized_start=779
   _globals['_EPOCHENDRESPONSE']._serialized_end=884
-  _globals['_FORWARDREQUEST']._serialized_start=887
-  _globals['_FORWARDREQUEST']._serialized_end=1047
-  _globals['_FORWARDRESPONSE']._serialized_start=1049
-  _globals['_FORWARDRESPONSE']._serialized_end=1099
-  _globals['_PINGREQUEST']._serialized_start=1101
-  _globals['_PINGREQUEST']._serialized_end=1136
-  _globals['_PINGRESPONSE']._serialized_start=1138
-  _globals['_PINGRESPONSE']._serialized_end=1194
-  _globals['_JOINREQUEST']._serialized_start=1196
-  _globals['_JOINREQUEST']._serialized_end=1245
-  _globals['_JOINRESPONSE']._serialized_start=1247
-  _globals['_JOINRESPONSE']._serialized_end=1289
-  _globals['_REPLICATION']._serialized_start=1292
-  _globals['_REPLICATION']._serialized_end=1722
+  _globals['_FENCEREQUEST']._serialized_start=886
+  _globals['_FENCEREQUEST']._serialized_end=973
+  _globals['_FENCERESPONSE']._serialized_start=975
+  _globals['_FENCERESPONSE']._serialized_end=1060
+  _globals['_PROBEREQUEST']._serialized_start=1062
+  _globals['_PROBEREQUEST']._serialized_end=1130
+  _globals['_PROBERESPONSE']._serialized_start=1132
+  _globals['_PROBERESPONSE']._serialized_end=1220
+  _globals['_FORWARDREQUEST']._serialized_start=1223
+  _globals['_FORWARDREQUEST']._serialized_end=1383
+  _globals['_FORWARDRESPONSE']._serialized_start=1385
+  _globals['_FORWARDRESPONSE']._serialized_end=1435
+  _globals['_PINGREQUEST']._serialized_start=1437
+  _globals['_PINGREQUEST']._serialized_end=1472
+  _globals['_PINGRESPONSE']._serialized_start=1474
+  _globals['_PINGRESPONSE']._serialized_end=1585
+  _globals['_JOINREQUEST']._serialized_start=1587
+  _globals['_JOINREQUEST']._serialized_end=1636
+  _globals['_JOINRESPONSE']._serialized_start=1638
+  _globals['_JOINRESPONSE']._serialized_end=1680
+  _globals['_REPLICATION']._serialized_start=1683
+  _globals['_REPLICATION']._serialized_end=2273
 # @@protoc_insertion_point(module_scope)

@@ -97,6 +97,44 @@ class EpochEndResponse(_message.Message):
     last_epoch: int
     def __init__(self, found: _Optional[bool] = ..., epoch: _Optional[int] = ..., end_offset: _Optional[int] = ..., log_end: _Optional[int] = ..., last_epoch: _Optional[int] = ...) -> None: ...
 
+class FenceRequest(_message.Message):
+    __slots__ = ("partition", "new_epoch")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    NEW_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    partition: PartitionRef
+    new_epoch: int
+    def __init__(self, partition: _Optional[_Union[PartitionRef, _Mapping]] = ..., new_epoch: _Optional[int] = ...) -> None: ...
+
+class FenceResponse(_message.Message):
+    __slots__ = ("found", "promised", "last_epoch", "log_end")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_FIELD_NUMBER: _ClassVar[int]
+    LAST_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LOG_END_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    promised: int
+    last_epoch: int
+    log_end: int
+    def __init__(self, found: _Optional[bool] = ..., promised: _Optional[int] = ..., last_epoch: _Optional[int] = ..., log_end: _Optional[int] = ...) -> None: ...
+
+class ProbeRequest(_message.Message):
+    __slots__ = ("partition",)
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    partition: PartitionRef
+    def __init__(self, partition: _Optional[_Union[PartitionRef, _Mapping]] = ...) -> None: ...
+
+class ProbeResponse(_message.Message):
+    __slots__ = ("found", "following", "epoch", "contact_age_ms")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWING_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    following: int
+    epoch: int
+    contact_age_ms: int
+    def __init__(self, found: _Optional[bool] = ..., following: _Optional[int] = ..., epoch: _Optional[int] = ..., contact_age_ms: _Optional[int] = ...) -> None: ...
+
 class ForwardRequest(_message.Message):
     __slots__ = ("code", "payload", "origin_node_id", "client_id", "user_id", "has_user", "hops", "min_applied")
     CODE_FIELD_NUMBER: _ClassVar[int]
@@ -132,12 +170,14 @@ class PingRequest(_message.Message):
     def __init__(self, from_node_id: _Optional[int] = ...) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ("node_id", "metadata_leader")
+    __slots__ = ("node_id", "metadata_leader", "leaderless")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_LEADER_FIELD_NUMBER: _ClassVar[int]
+    LEADERLESS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     metadata_leader: bool
-    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ...) -> None: ...
+    leaderless: _containers.RepeatedCompositeFieldContainer[PartitionRef]
+    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ..., leaderless: _Optional[_Iterable[_Union[PartitionRef, _Mapping]]] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("raft_address", "hops")

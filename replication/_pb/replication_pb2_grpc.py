@@ -54,6 +54,16 @@ class ReplicationStub:
                 request_serializer=replication__pb2.EpochEndRequest.SerializeToString,
                 response_deserializer=replication__pb2.EpochEndResponse.FromString,
                 _registered_method=True)
+        self.Fence = channel.unary_unary(
+                '/whippet.replication.Replication/Fence',
+                request_serializer=replication__pb2.FenceRequest.SerializeToString,
+                response_deserializer=replication__pb2.FenceResponse.FromString,
+                _registered_method=True)
+        self.Probe = channel.unary_unary(
+                '/whippet.replication.Replication/Probe',
+                request_serializer=replication__pb2.ProbeRequest.SerializeToString,
+                response_deserializer=replication__pb2.ProbeResponse.FromString,
+                _registered_method=True)
         self.Forward = channel.unary_unary(
                 '/whippet.replication.Replication/Forward',
                 request_serializer=replication__pb2.ForwardRequest.SerializeToString,
@@ -92,6 +102,18 @@ class ReplicationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Fence(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Probe(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Forward(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -120,6 +142,16 @@ def add_ReplicationServicer_to_server(servicer, server):
                     servicer.EpochEnd,
                     request_deserializer=replication__pb2.EpochEndRequest.FromString,
                     response_serializer=replication__pb2.EpochEndResponse.SerializeToString,
+            ),
+            'Fence': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fence,
+                    request_deserializer=replication__pb2.FenceRequest.FromString,
+                    response_serializer=replication__pb2.FenceResponse.SerializeToString,
+            ),
+            'Probe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Probe,
+                    request_deserializer=replication__pb2.ProbeRequest.FromString,
+                    response_serializer=replication__pb2.ProbeResponse.SerializeToString,
             ),
             'Forward': grpc.unary_unary_rpc_method_handler(
                     servicer.Forward,
@@ -235,6 +267,60 @@ class Replication:
             '/whippet.replication.Replication/EpochEnd',
             replication__pb2.EpochEndRequest.SerializeToString,
             replication__pb2.EpochEndResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whippet.replication.Replication/Fence',
+            replication__pb2.FenceRequest.SerializeToString,
+            replication__pb2.FenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Probe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whippet.replication.Replication/Probe',
+            replication__pb2.ProbeRequest.SerializeToString,
+            replication__pb2.ProbeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@ keeps doing so across a leader's kill -9.
 
 Observable: ``whippet_requests_total{command="message.send"}`` counts a request on every node
 that dispatches it, so a forwarded send counts twice (the node that received it and the
-leader). Routed sends therefore add exactly one per send, on the partition's leader; sends
+leader, where it arrives as ``message.send_appended``, 9004). Routed sends therefore add exactly one per send, on the partition's leader; sends
 through one node without routing add one more per send to a partition led elsewhere.
 """
 
@@ -32,7 +32,8 @@ async def _send_counts(cluster) -> dict[int, float]:  # type: ignore[no-untyped-
         samples = await scrape(node)
         counts[node_id] = sum(
             v for (name, labels), v in samples.items()
-            if name == "whippet_requests_total" and ("command", "message.send") in labels
+            if name == "whippet_requests_total"
+            and (("command", "message.send") in labels or ("command", "message.send_appended") in labels)
         )
     return counts
 

@@ -62,6 +62,20 @@ class TestClient:
         body = build_send_messages(Identifier(stream), Identifier(topic), Partitioning.partition_id(partition), messages)
         await self.conn.request(codes.SEND_MESSAGES, body)
 
+    async def send_appended(
+        self, stream: str | int, topic: str | int, partition: int | None, payloads: list[bytes],
+        ids: list[int] | None = None,
+    ) -> Any:
+        """SEND_MESSAGES_APPENDED (9004): the reply says where the batch went.
+        ``partition`` None sends balanced."""
+        from whippet.wire import codes
+        from whippet.wire.responses import Appended
+
+        messages = [(0 if ids is None else ids[i], p, b"", 0) for i, p in enumerate(payloads)]
+        partitioning = Partitioning.balanced() if partition is None else Partitioning.partition_id(partition)
+        body = build_send_messages(Identifier(stream), Identifier(topic), partitioning, messages)
+        return Appended.decode(await self.conn.request(codes.SEND_MESSAGES_APPENDED, body))
+
     async def poll(
         self,
         stream: str | int,

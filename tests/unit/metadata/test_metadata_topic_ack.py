@@ -14,7 +14,7 @@ from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.model import ACK_LEVELS
-from whippet.replication.leader import ACK_LEVELS as REPLICATION_ACK_LEVELS
+from whippet.replication.quorum import LeaderCore
 from whippet.wire.errors import (
     InvalidCommand,
     StateFileCorrupted,
@@ -35,7 +35,14 @@ def _body(m: MetadataMachine) -> dict[str, object]:
 
 
 def test_the_levels_are_the_ones_replication_acts_on() -> None:
-    assert ACK_LEVELS == REPLICATION_ACK_LEVELS
+    """Each level, weakest first, is a distinct rule of the leader (replication.quorum)."""
+    core = LeaderCore(epoch=1, start=0, replicas=(1, 2, 3), self_id=1, log_end=5, now=0.0)
+    held = [[level for level in ACK_LEVELS if core.satisfied(5, level, 0.0)]]
+    core.fetched(2, 5, available_end=5, now=0.0)
+    held.append([level for level in ACK_LEVELS if core.satisfied(5, level, 0.0)])
+    core.fetched(3, 5, available_end=5, now=0.0)
+    held.append([level for level in ACK_LEVELS if core.satisfied(5, level, 0.0)])
+    assert held == [list(ACK_LEVELS[:1]), list(ACK_LEVELS[:2]), list(ACK_LEVELS)]
 
 
 def test_golden_bytes() -> None:

@@ -59,8 +59,9 @@ async def test_lagging_follower_leaves_isr_and_hw_never_goes_back() -> None:
     assert s.in_sync() == [1]
     s.fetched(2, 4)
     assert 2 in s.in_sync()
-    s.truncated(2)
-    assert s.high_watermark == 4  # a committed prefix is never uncommitted
+    with pytest.raises(AssertionError):
+        s.appended(2)  # a leader's log never shrinks within its epoch
+    assert s.high_watermark == 4
 
 
 async def test_long_poll_wakes_on_append() -> None:
@@ -97,8 +98,9 @@ async def test_tail_not_kept_without_followers_or_when_stale() -> None:
     s = LeaderState(epoch=1, replicas=(1, 2), self_id=1, log_end=0)
     s.appended(5, Tail(0, memoryview(b"ab"), np.array([1, 2])))  # does not end at the log end
     assert s.tail is None
-    s.appended(7, Tail(5, memoryview(b"ab"), np.array([1, 2])))
-    s.truncated(6)
+    s.appended(7, Tail(5, memoryview(b"ab"), np.array([1, 2])))  # ends at 7: kept
+    assert s.tail is not None
+    s.purged()
     assert s.tail is None
 
 

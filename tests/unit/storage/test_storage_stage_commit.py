@@ -65,5 +65,6 @@ def test_a_change_between_stage_and_commit_discards_the_batch(tmp_path: Path, ch
 def test_a_batch_of_duplicates_stages_nothing(tmp_path: Path) -> None:
     log = PartitionLog.open(tmp_path, LogConfig(dedup_window=100))
     log.append(*batch(payloads(2), ids=[7, 8]), T0)
-    assert log.stage(*batch(payloads(2), ids=[7, 8]), T0 + 1) is None
+    dups = log.stage(*batch(payloads(2), ids=[7, 8]), T0 + 1)
+    assert dups is not None and dups.count == 0 and dups.duplicate_end == 2
     assert log.stage(*batch(payloads(1, 2), ids=[9]), T0 + 1) is not None  # and nothing is left staged
