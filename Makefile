@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test check type lint bench lock clean proto cluster
+.PHONY: install run test check type lint bench lock clean proto cluster fuzz
 .PRECIOUS: $(VENV)/.%.installed
 
 # One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
@@ -43,6 +43,14 @@ bench: $(VENV)/.bench.installed
 	$(BIN)/whippet-bench-transports --out bench-results
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
+
+# The frame fuzzer at full size: FUZZ_FRAMES frames per binary transport, one transport after
+# another against a fresh node each, niced; the report (docs/SECURITY.md) goes to FUZZ_REPORT.
+# `make test` runs the same fuzzer bounded (tests/security/test_fuzz.py).
+FUZZ_FRAMES ?= 1000000
+FUZZ_REPORT ?= fuzz-report.json
+fuzz: $(VENV)/.test.installed
+	nice -n 10 $(BIN)/python -m tests.security.fuzz --frames $(FUZZ_FRAMES) --report $(FUZZ_REPORT)
 
 # Regenerate the gRPC code from proto/ (committed; tests/unit/replication checks it is fresh).
 proto: $(VENV)/.test.installed
