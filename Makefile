@@ -21,9 +21,20 @@ install: $(VENV)/.test.installed
 run: $(VENV)/.node.installed
 	$(BIN)/whippet-node --data-dir $(DATA) --with-default-root-credentials
 
-# Static checks first (seconds), then the suite.
-test: $(VENV)/.test.installed
+# Static checks first (seconds), then the suite: a type or lint error fails `make test` (and CI).
+# Debian tools some tests drive: chromium (the console in a real browser), zsh and fish
+# (the completion scripts). Installed when missing and root, as CI is.
+TEST_DEBS := chromium zsh fish
+test: $(VENV)/.test.installed check test-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+.PHONY: test-tools
+test-tools:
+	@missing=""; for t in $(TEST_DEBS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; } || \
+		echo "test: could not install$$missing; the tests that need them will fail"; fi
 
 check: type lint
 
@@ -67,7 +78,7 @@ CLUSTER ?= whippet
 CLUSTER_NODES ?= 3
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.cli.certs --out $(CERTS) --cluster $(CLUSTER) --nodes $(CLUSTER_NODES)
+	$(BIN)/python -m whippet.node.certs --out $(CERTS) --cluster $(CLUSTER) --nodes $(CLUSTER_NODES)
 
 $(CERTS)/cluster/node-3.pem:
 	$(MAKE) certs

@@ -25,13 +25,21 @@ import os
 import sys
 import traceback
 
-from whippet.cli import _commands_admin  # noqa: F401  (registers the admin commands)
+from whippet.cli import _commands_admin, _commands_cluster  # noqa: F401  (register their commands)
 from whippet.cli._commands import COMMANDS
 from whippet.cli._output import Printer
 from whippet.cli._parser import build_parser
-from whippet.cli.completion import bash_script
+from whippet.cli.completion import SCRIPTS
 from whippet.sdk import Client
-from whippet.sdk.options import Backoff, Credentials, TlsOptions, parse_address
+from whippet.sdk.errors import FAMILIES, AuthError, NotFoundError, TransportError, error_class
+from whippet.sdk.options import (
+    Backoff,
+    ClientSettings,
+    Credentials,
+    TlsOptions,
+    Transport,
+    parse_address,
+)
 from whippet.wire.errors import (
     CannotEstablishConnection,
     ClientShutdown,
@@ -43,22 +51,23 @@ from whippet.wire.errors import (
 __all__ = ["EXIT_AUTH", "EXIT_CONNECTION", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONNECTION, EXIT_AUTH, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
-_AUTH_CODES = {40, 41, 42, 43, 44, 47, 53, 54}
 _CONNECTION_ERRORS = (CannotEstablishConnection, ConnectionClosed, NotConnected, ClientShutdown)
 
 
 def exit_code(exc: IggyError) -> int:
-    if isinstance(exc, _CONNECTION_ERRORS):
+    """The exit code of a failure, by its family (``whippet.sdk.errors`` decides the families)."""
+    cls = error_class(exc.status) if type(exc) is IggyError or not isinstance(exc, FAMILIES) else type(exc)
+    if isinstance(exc, _CONNECTION_ERRORS) or issubclass(cls, TransportError):
         return EXIT_CONNECTION
-    if exc.status in _AUTH_CODES:
+    if issubclass(cls, AuthError):
         return EXIT_AUTH
-    if exc.name.endswith("not_found") or exc.status == 20:
+    if issubclass(cls, NotFoundError):
         return EXIT_NOT_FOUND
     return EXIT_REFUSED
 
 
 def make_client(a: argparse.Namespace) -> Client:
-    settings: dict[str, object] = {"connect_timeout": a.timeout, "request_timeout": max(30.0, a.timeout)}
+    settings: ClientSettings = {"connect_timeout": a.timeout, "request_timeout": max(30.0, a.timeout)}
     # A CLI call should fail fast when nothing answers: a few quick retries, not the SDK's patience.
     backoff = Backoff(initial=0.1, maximum=0.5, retries=2)
     if a.connection_string:
@@ -67,7 +76,7 @@ def make_client(a: argparse.Namespace) -> Client:
             creds = Credentials(a.username or "", a.password or "", a.token or "")
             client.options = dataclasses.replace(client.options, credentials=creds)
         return client
-    transport = "ws" if a.transport == "websocket" else a.transport
+    transport: Transport = "ws" if a.transport == "websocket" else a.transport
     if a.nodes:
         nodes = [n for n in a.nodes.split(",") if n.strip()]
     elif transport == "quic":
@@ -96,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.cmd == "completion":
-        sys.stdout.write(bash_script(parser))
+        sys.stdout.write(SCRIPTS[a.shell](parser))
         return EXIT_OK
     out = Printer("json" if a.output == "json" else a.output, quiet=a.quiet)
     try:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from whippet.cli import _values
-from whippet.cli._output import Printer, timestamp
+from whippet.cli._output import Printer, Progress, message_rows, timestamp
 from whippet.sdk import Client
-from whippet.sdk.messages import Message
+from whippet.sdk.messages import Message, PolledMessages
 from whippet.wire._codec import U64_MAX
 from whippet.wire.errors import ResourceNotFound
-from whippet.wire.headers import decode_user_headers, encode_user_headers
+from whippet.wire.headers import encode_user_headers
 from whippet.wire.primitives import Consumer, Partitioning, PollingStrategy
 
 __all__ = ["COMMANDS"]
@@ -305,21 +305,35 @@ async def offset_set(c: Client, a: argparse.Namespace, out: Printer) -> None:
 
 
 # --- messages ---
+_SEND_BATCH = 1000
+
+
 @command("message.send")
 async def message_send(c: Client, a: argparse.Namespace, out: Printer) -> None:
+    """Arguments, or stdin lines sent 1000 at a time (progress on stderr), each with a random id."""
     texts: list[str] = a.messages or [line.rstrip("\n") for line in sys.stdin]
     if not texts:
         raise ValueError("no messages given (as arguments or on stdin)")
     headers = encode_user_headers(a.headers) if a.headers else b""
-    messages = [Message(t.encode(), user_headers=headers) for t in texts]
     if a.partition_id is not None:
         partitioning = Partitioning.partition_id(a.partition_id)
     elif a.message_key is not None:
         partitioning = Partitioning.messages_key(a.message_key)
     else:
         partitioning = Partitioning.balanced()
-    await c.send_messages(a.stream_id, a.topic_id, messages, partitioning)
-    out.info(f"Sent {len(messages)} message(s) to topic with ID: {a.topic_id} and stream with ID: {a.stream_id}")
+    progress = Progress("sent", len(texts), force=a.progress)
+    results = []
+    for i in range(0, len(texts), _SEND_BATCH):
+        messages = [Message(t.encode(), user_headers=headers) for t in texts[i : i + _SEND_BATCH]]
+        results.append(await c.send_messages(a.stream_id, a.topic_id, messages, partitioning))
+        progress.advance(len(messages))
+    progress.finish()
+    first = results[0]
+    where = f" to partition {first.partition_id}" if first.partition_id is not None else ""
+    at = f" at offset {first.first_offset}" if first.first_offset is not None and len(results) == 1 else ""
+    out.info(f"Sent {len(texts)} message(s){where}{at} of topic with ID: {a.topic_id} and stream with ID: {a.stream_id}")
+    if out.json:
+        out.data(results)
 
 
 def _strategy(a: argparse.Namespace) -> PollingStrategy:
@@ -334,26 +348,38 @@ def _strategy(a: argparse.Namespace) -> PollingStrategy:
     return PollingStrategy.offset(0)
 
 
+_POLL_PAGE = 1000
+
+
 @command("message.poll")
 async def message_poll(c: Client, a: argparse.Namespace, out: Printer) -> None:
-    polled = await c.poll_messages(
-        a.stream_id, a.topic_id, a.partition_id, Consumer.consumer(a.consumer), _strategy(a),
-        a.message_count, a.auto_commit,
-    )
-    out.info(f"Polled {polled.count} message(s) from partition {polled.partition_id}, "
-             f"current offset: {polled.current_offset}")
+    """Read up to ``--message-count`` messages, in pages of 1000 (progress on stderr)."""
+    strategy = _strategy(a)
+    progress = Progress("polled", a.message_count, force=a.progress)
+    messages: list[Any] = []
+    polled = None
+    while len(messages) < a.message_count:
+        polled = await c.poll_messages(
+            a.stream_id, a.topic_id, a.partition_id, Consumer.consumer(a.consumer), strategy,
+            min(_POLL_PAGE, a.message_count - len(messages)), a.auto_commit,
+        )
+        messages += polled.messages
+        progress.advance(len(polled.messages))
+        if not polled.messages or len(messages) >= a.message_count:
+            break
+        strategy = PollingStrategy.offset(polled.messages[-1].offset + 1)
+    progress.finish()
+    assert polled is not None
+    result = PolledMessages(polled.partition_id, polled.current_offset, messages)
+    out.info(f"Polled {result.count} message(s) from partition {result.partition_id}, "
+             f"current offset: {result.current_offset}")
     headers = ["Offset", "Timestamp", "ID", "Size", "Payload"] + (["Headers"] if a.show_headers else [])
-    rows = []
-    for m in polled.messages:
-        row: list[Any] = [m.offset, timestamp(m.timestamp), m.id, len(m.payload), m.payload.decode(errors="replace")]
-        if a.show_headers:
-            row.append(", ".join(f"{k.decode(errors='replace')}={v!r}" for _, k, _, v in decode_user_headers(m.user_headers)))
-        rows.append(row)
+    rows = [row[1:] for row in message_rows(messages, result.partition_id, a.full, a.show_headers)]
     if a.output_file:
         with open(a.output_file, "ab") as f:
-            for m in polled.messages:
+            for m in messages:
                 f.write(m.payload + b"\n")
-    out.table(headers, rows, raw=polled)
+    out.table(headers, rows, raw=result)
 
 
 @command("message.flush")

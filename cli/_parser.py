@@ -15,8 +15,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from whippet import SERVER_VERSION, __version__
 from whippet.cli import _values
-from whippet.metadata.model import ACK_LEVELS
+from whippet.wire.ack import ACK_LEVELS
 
 __all__ = ["ENV_PREFIX", "build_parser"]
 
@@ -110,6 +111,8 @@ def _globals(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--output", choices=["table", "list", "json"], default="table", help="how results are printed")
     o.add_argument("-q", "--quiet", action="store_true", help="print results only")
+    o.add_argument("--progress", action="store_true",
+                   help="report progress of long operations on stderr even when it is not a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 the node refused the command, 2 bad usage, 3 cannot reach a node, "
         "4 not authenticated or not allowed, 5 resource not found, 130 interrupted.",
     )
+    p.add_argument("--version", action="version", version=f"whippet {__version__} (Iggy protocol {SERVER_VERSION})")
     _globals(p)
     root = _Tree(p.add_subparsers(dest="command", metavar="COMMAND", required=True))
 
@@ -164,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leader, quorum, all in-sync, or default (the node's cluster_ack); none: show it")
 
     pa = root.group("partition", ["p"], "partitions")
+    x = pa.leaf("partition.list", "list", ["l"],
+                "leader, replicas, in-sync set, watermarks and size of each partition (whippet only)")
+    _stream_topic(x)
+    _list_mode(x)
     for action, alias, help in (("create", "c", "add partitions"), ("delete", "d", "remove the highest partitions")):
         x = pa.leaf(f"partition.{action}", action, [alias], help)
         _stream_topic(x)
@@ -222,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cl = root.group("cluster", ["cl"], "the cluster")
     _list_mode(cl.leaf("cluster.metadata", "metadata", ["m"], "nodes, roles and status"))
+    cl.leaf("cluster.status", "status", ["s"],
+            "health: nodes, Raft leader, partitions without a leader or under-replicated (whippet only)")
 
     g = root.group("consumer-group", ["g"], "consumer groups")
     x = g.leaf("group.create", "create", ["c"], "create a consumer group")
@@ -234,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("group_id")
     x = g.leaf("group.list", "list", ["l"], "list consumer groups")
     _stream_topic(x)
+    _list_mode(x)
+    x = g.leaf("group.lag", "lag", [], "messages each group has not consumed yet, per partition (whippet only)")
+    _stream_topic(x)
+    x.add_argument("group_id", nargs="?", help="one group (default: every group of the topic)")
     _list_mode(x)
 
     o = root.group("consumer-offset", ["o"], "consumer offsets")
@@ -266,12 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
     strat.add_argument("-n", "--next", action="store_true")
     x.add_argument("-c", "--consumer", default="0", help="consumer id or name (default 0)")
     x.add_argument("-s", "--show-headers", action="store_true")
+    x.add_argument("--full", action="store_true", help="print whole payloads (tables cut them at 80 characters)")
     x.add_argument("--output-file", help="append the payloads to this file, one per line")
+    x = m.leaf("message.tail", "tail", ["t"], "follow a topic and print messages as they arrive, until Ctrl-C")
+    _stream_topic(x)
+    x.add_argument("-p", "--partition-id", type=U32, help="one partition (default: all)")
+    start = x.add_mutually_exclusive_group()
+    start.add_argument("-b", "--from-beginning", action="store_true", help="start at the oldest message")
+    start.add_argument("-n", "--last", type=U32, default=0, help="start with the last N messages of each partition")
+    x.add_argument("--batch", type=POSITIVE, default=100, help="messages per poll (default 100)")
+    x.add_argument("-s", "--show-headers", action="store_true")
+    x.add_argument("--full", action="store_true", help="print whole payloads")
     x = m.leaf("message.flush", "flush", ["f"], "flush a partition's unsaved messages")
     _stream_topic(x)
     x.add_argument("partition_id", type=U32)
     x.add_argument("-f", "--fsync", action="store_true")
 
     x = root.leaf("completion", "completion", [], "print a shell completion script")
-    x.add_argument("shell", choices=["bash"], nargs="?", default="bash")
+    x.add_argument("shell", choices=["bash", "zsh", "fish"], nargs="?", default="bash")
     return p

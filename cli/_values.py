@@ -12,9 +12,9 @@ import re
 import struct
 from collections.abc import Sequence
 
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
 from whippet.wire._codec import U64_MAX
 from whippet.wire.headers import HeaderKind, encode_user_headers
+from whippet.wire.permissions import GlobalPermissions, Permissions, StreamPermissions, flag_names
 
 __all__ = ["expiry_us", "global_permissions", "header", "permissions", "size_bytes", "stream_permissions"]
 
@@ -91,7 +91,7 @@ def _flags(text: str, aliases: dict[str, str], allowed: set[str], what: str) -> 
 
 def global_permissions(text: str) -> GlobalPermissions:
     """``manage_streams,read_streams`` or the Iggy short forms ``m_str,r_str``."""
-    allowed = set(GlobalPermissions.__dataclass_fields__)
+    allowed = set(flag_names(GlobalPermissions))
     return GlobalPermissions(**_flags(text, _GLOBAL_ALIASES, allowed, "global"))
 
 
@@ -100,8 +100,8 @@ def stream_permissions(text: str) -> tuple[int, StreamPermissions]:
     sid, _, flags = text.partition("#")
     if not sid.strip().isdigit():
         raise ValueError(f"stream permissions must start with a numeric stream id: {text!r}")
-    allowed = {n for n in StreamPermissions.__dataclass_fields__ if n != "topics"}
-    return int(sid), StreamPermissions(**_flags(flags, _STREAM_ALIASES, allowed, "stream"))
+    allowed = set(flag_names(StreamPermissions))
+    return int(sid), StreamPermissions(**_flags(flags, _STREAM_ALIASES, allowed, "stream"), topics=None)
 
 
 def permissions(global_: GlobalPermissions | None, streams: Sequence[tuple[int, StreamPermissions]] | None) -> Permissions | None:

@@ -141,10 +141,10 @@ class Runner:
                                    in_flight=1, max_seconds=o.max_seconds))
         return plans
 
-    def run_system(self, server: Server, replicas: int = 1) -> list[Result]:
+    def run_system(self, server: Server, replicas: int = 1, ids: bool = False) -> list[Result]:
         o = self.opts
         system, label, address = server.system, server.label, server.address
-        base = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "a", replicas)
+        base = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "a", replicas, ids)
         driver = driver_for(system)
         asyncio.run(driver.setup(address, base))
         results: list[Result] = []
@@ -173,7 +173,7 @@ class Runner:
                 parts = self._run_actors(f"{label}: {workload}", plans, sum(written.values()))
                 record(workload, "consumer", parts)
             else:
-                spec = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "b", replicas)
+                spec = Spec(o.streams, o.partitions, o.message_size, o.batch_size, "b", replicas, ids)
                 asyncio.run(driver.setup(address, spec))
                 producers = self._producers(system, address, spec)
                 expected = _expected(producers, spec.batch)
@@ -222,6 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="also run NATS JetStream and Redis Streams")
     p.add_argument("--cluster", type=int, default=0, metavar="N",
                    help="also run an N-node whippet cluster (RF N) and, with --compare, an N-node JetStream (RN)")
+    p.add_argument("--dedup", action="store_true",
+                   help="also run whippet with message ids and deduplication on (the shipped configs), "
+                        "reported as whippet-dedup, to measure what the idempotent producer costs")
     p.add_argument("--out", default="bench-results")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(("whippet", "target"))
         else:
             targets += [("whippet", f) for f in opts.fsync.split(",")]
+            if opts.dedup:
+                targets.append(("whippet", "dedup"))
         if opts.compare:
             for system in ("nats", "redis"):
                 if available(system):
@@ -275,10 +280,12 @@ def main(argv: list[str] | None = None) -> int:
             if fsync == "target":
                 host, port = opts.target.rsplit(":", 1)
                 server = Server("whippet", f"whippet @ {opts.target}", int(port), host=host)
+            elif fsync == "dedup":
+                server = start(system, root, fsync="interval", dedup=True)
             else:
                 server = start(system, root, fsync=fsync or "interval")
             try:
-                got = runner.run_system(server)
+                got = runner.run_system(server, ids=fsync == "dedup")
                 if system == "whippet" and any(r.system == "whippet" for r in results):
                     for r in got:  # only the first whippet run is the ratio base
                         r.system = f"whippet-{fsync}"

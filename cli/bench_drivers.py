@@ -36,6 +36,8 @@ class Spec:
     batch: int = 1000
     data_set: str = "a"
     replicas: int = 1  # NATS stream replicas (the cluster comparison uses 3)
+    #: whippet: every message gets its own id (the producer's scheme), as with deduplication on
+    ids: bool = False
 
 
 def stream_name(spec: Spec, index: int) -> str:
@@ -70,8 +72,20 @@ class _WhippetHandle:
         }
         self.consumer = Consumer.group("bench-group") if group else Consumer.consumer(actor + 1)
         self.offsets: dict[tuple[int, int], int] = {}
+        self.payloads = [os.urandom(spec.message_size)] * spec.batch
+        self.id_base = int.from_bytes(os.urandom(8), "little") << 64
+        self.next_id = 1
 
     async def send(self, stream: int, partition: int) -> None:
+        if self.spec.ids:  # ids + deduplication: a fresh batch with this actor's next ids, as the producer does
+            from whippet.sdk.messages import encode_batch
+            from whippet.wire.primitives import Partitioning
+
+            batch = encode_batch(self.payloads, id_base=self.id_base, id_start=self.next_id)
+            self.next_id += self.spec.batch
+            frame = batch.frame(stream_name(self.spec, stream), "t", Partitioning.partition_id(partition))
+            await self.client.send_frame(frame, stream_name(self.spec, stream), "t", partition)
+            return
         await self.client.send_frame(self.frames[(stream, partition)], stream_name(self.spec, stream), "t", partition)
 
     async def poll(self, stream: int, partition: int | None) -> int:

@@ -12,6 +12,7 @@ when it runs as root). Every process is stopped by PID.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -75,10 +76,11 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise RuntimeError(f"server did not open port {port} in {timeout}s")
 
 
-def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
-    """Start ``system`` ("whippet", "nats", "redis") with its data under ``root``."""
+def start(system: str, root: Path, *, fsync: str = "interval", dedup: bool = False) -> Server:
+    """Start ``system`` ("whippet", "nats", "redis") with its data under ``root``; ``dedup``
+    turns whippet's deduplication on."""
     port = free_port()
-    data = root / f"{system}-{fsync}" if system == "whippet" else root / system
+    data = root / f"{system}-{fsync}{'-dedup' if dedup else ''}" if system == "whippet" else root / system
     data.mkdir(parents=True, exist_ok=True)
     if system == "whippet":
         cmd = [
@@ -86,7 +88,7 @@ def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
             "--http-port", "0", "--quic-port", "0", "--ws-port", "0", "--fsync", fsync,
             "--with-default-root-credentials", "--log-level", "WARNING",
         ]
-        label = f"whippet (fsync {fsync})"
+        label = f"whippet (fsync {fsync}{', ids + dedup' if dedup else ''})"
     elif system == "nats":
         cmd = ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(data)]
         label = "NATS JetStream (file, R1)"
@@ -99,8 +101,9 @@ def start(system: str, root: Path, *, fsync: str = "interval") -> Server:
     else:
         raise ValueError(f"unknown system {system!r}")
     log = root / f"{data.name}.log"
+    env = {**os.environ, "WHIPPET_DEDUP_ENABLED": "true" if dedup else "false"}
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(system, label, port, proc)
     try:
         _wait_port(port, proc, log)

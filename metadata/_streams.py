@@ -41,7 +41,8 @@ from whippet.metadata.events import (
     TopicPurged,
     TopicUpdated,
 )
-from whippet.metadata.model import ACK_LEVELS, MetadataState, Partition, Stream, Topic
+from whippet.metadata.model import MetadataState, Partition, Stream, Topic
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import (
     InvalidCommand,
     InvalidPartitionsCount,

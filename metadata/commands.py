@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from whippet.metadata.model import ClusterNode
-from whippet.metadata.permissions import Permissions
 from whippet.wire.errors import InvalidCommand
+from whippet.wire.permissions import Permissions
 
 __all__ = [
     "FORMAT_VERSION",

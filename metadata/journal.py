@@ -27,6 +27,7 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,9 @@ class DurableJournal:
 
     def __getitem__(self, item: Any) -> Any:
         return self._entries[item]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)

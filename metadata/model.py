@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from whippet.metadata.permissions import Permissions
+from whippet.wire.permissions import Permissions
 
 __all__ = [
-    "ACK_LEVELS",
     "ROOT_USER_ID",
     "USER_ACTIVE",
     "USER_INACTIVE",
@@ -35,10 +34,6 @@ __all__ = [
 USER_ACTIVE = 1
 USER_INACTIVE = 2
 ROOT_USER_ID = 0
-#: what a send may wait for, weakest first: the leader's log, a majority of the
-#: replicas, every in-sync replica (the names ``replication.leader`` acts on).
-#: ``Topic.ack`` is one of these or "" (the answering leader's ``cluster_ack``).
-ACK_LEVELS = ("leader", "quorum", "all")
 
 
 @dataclass(slots=True)
@@ -113,7 +108,7 @@ class Topic:
     message_expiry: int
     max_topic_size: int
     replication_factor: int
-    #: the topic's producer ack level (one of ACK_LEVELS); "" = the node's default
+    #: the topic's producer ack level (one of ``wire.ack.ACK_LEVELS``); "" = the node's default
     ack: str = ""
     consumer_groups: dict[int, ConsumerGroup] = field(default_factory=dict)
     group_ids: IdSlab = field(default_factory=IdSlab)

@@ -79,6 +79,10 @@ def _inflate(data: bytes) -> bytes:
 class GuardedConnection(TcpConnection):  # type: ignore[misc]
     """pysyncobj's connection with a frame-size bound, bounded inflation, and logging."""
 
+    # pysyncobj's attributes this class reads and writes (its base is untyped).
+    _TcpConnection__readBuffer: bytes
+    recvLastTimestamp: int
+
     def _peer(self) -> str:
         sock = self._TcpConnection__socket
         try:
@@ -145,6 +149,8 @@ class MemberTransport(TCPTransport):  # type: ignore[misc]
 class LocalTransport(MemberTransport):
     """A one-member group: ready at once, never binds, never dials."""
 
+    _ready: bool  # pysyncobj's TCPTransport attribute (its base is untyped)
+
     def _maybeBind(self) -> None:
         if not self._ready:
             self._ready = True
@@ -195,8 +201,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    _syncobj.pickle = raft_wire  # type: ignore[attr-defined]
-    _tcp_connection.pickle = raft_wire  # type: ignore[attr-defined]
-    _transport.TcpConnection = GuardedConnection  # type: ignore[attr-defined]
-    _tcp_server.TcpConnection = GuardedConnection  # type: ignore[attr-defined]
+    _syncobj.pickle = raft_wire
+    _tcp_connection.pickle = raft_wire
+    _transport.TcpConnection = GuardedConnection
+    _tcp_server.TcpConnection = GuardedConnection
     _installed = True

@@ -33,7 +33,6 @@ import zlib
 from typing import Any
 
 from whippet.metadata.model import (
-    ACK_LEVELS,
     ClusterNode,
     ConsumerGroup,
     IdSlab,
@@ -45,8 +44,9 @@ from whippet.metadata.model import (
     Topic,
     User,
 )
-from whippet.metadata.permissions import Permissions
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import StateFileCorrupted
+from whippet.wire.permissions import Permissions
 
 __all__ = [
     "RaftEntry",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import signal
 import sys
 
 from whippet.node.config import ConfigError, NodeConfig, load_config
+from whippet.node.ports import check_ports_free
 
 __all__ = ["main", "run"]
 
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
     try:
         config = load_config(args.config, overrides)
+        check_ports_free(config)
     except ConfigError as exc:
         print(f"whippet-node: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -76,6 +79,12 @@ def main(argv: list[str] | None = None) -> None:
             code = runner.run(run(config))
     except ConfigError as exc:  # found at start (e.g. an encryption key that does not open the data)
         print(f"whippet-node: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # Taken between the check above and the listener's bind: still one line.
+        print(f"whippet-node: a port is already in use: {exc.strerror} ({exc})", file=sys.stderr)
         sys.exit(2)
     sys.exit(code)
 

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from whippet.wire.ack import ACK_LEVELS
+
 __all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
 
 FSYNC_MODES = ("always", "interval", "never")
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+CONSOLE_MODES = ("off", "read-only", "read-write")
 
 
 class ConfigError(ValueError):
@@ -62,6 +65,8 @@ class NodeConfig:
     http_jwt_secret: str = ""
     http_jwt_expiry_s: int = 3600
     http_max_request_size: int = 2 * 1024 * 1024
+    # [http] console: the web console at /console/ ("off", "read-only" or "read-write")
+    http_console: str = "read-only"
     # [encryption]: AES-256-GCM of message payloads and user headers at rest
     encryption_enabled: bool = False
     encryption_key: str = ""
@@ -201,8 +206,10 @@ class NodeConfig:
             raise ConfigError("cluster_tls_ca_file, cluster_tls_cert_file and cluster_tls_key_file are needed "
                               "between cluster members (`make certs` makes them), or set cluster_insecure = true "
                               "for plain gRPC")
-        if self.cluster_ack not in ("leader", "quorum", "all"):
-            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be leader, quorum or all")
+        if self.http_console not in CONSOLE_MODES:
+            raise ConfigError(f"http_console={self.http_console!r}: must be one of {', '.join(CONSOLE_MODES)}")
+        if self.cluster_ack not in ACK_LEVELS:
+            raise ConfigError(f"cluster_ack={self.cluster_ack!r}: must be one of {', '.join(ACK_LEVELS)}")
         from whippet.node import encryption
 
         encryption.check_config(self)

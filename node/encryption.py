@@ -122,7 +122,7 @@ class MessageCipher:
         return self._aead.decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], None)
 
     def encrypt_batch(
-        self, records: memoryview | bytes, ends: npt.NDArray[np.integer]
+        self, records: memoryview | bytes | bytearray, ends: npt.NDArray[np.integer]
     ) -> tuple[bytearray, IntArray]:
         """Records with sealed payloads/headers and rewritten lengths, and their new end positions."""
         ends64 = np.asarray(ends, dtype=np.int64)
@@ -158,7 +158,7 @@ class MessageCipher:
                      out_view[dst_h + NONCE_SIZE : dst_h + NONCE_SIZE + h + TAG_SIZE])
         return out, new_ends
 
-    def decrypt_records(self, data: bytes | memoryview, count: int) -> bytearray:
+    def decrypt_records(self, data: bytes | bytearray | memoryview, count: int) -> bytearray:
         """``count`` stored records opened again, lengths restored; raises CannotDecryptData.
 
         A record that is not sealed (written before encryption was on), sealed with

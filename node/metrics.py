@@ -198,6 +198,10 @@ def _partitions(node: Node) -> Iterator[Any]:
     topic_info = GaugeMetricFamily(
         "whippet_topic_info", "Names of the topics (always 1)", labels=["stream", "topic", "stream_name", "topic_name"]
     )
+    group_info = GaugeMetricFamily(
+        "whippet_consumer_group_info", "Names of the consumer groups (always 1)",
+        labels=["stream", "topic", "group", "group_name"],
+    )
     counts = {"streams": 0, "topics": 0, "partitions": 0, "groups": 0}
     with node.meta.lock:
         for stream in node.meta.machine.streams():
@@ -208,6 +212,8 @@ def _partitions(node: Node) -> Iterator[Any]:
                 counts["partitions"] += len(topic.partitions)
                 ids = [str(stream.id), str(topic.id)]
                 topic_info.add_metric([*ids, stream.name, topic.name], 1)
+                for group in topic.consumer_groups.values():
+                    group_info.add_metric([*ids, str(group.id), group.name], 1)
                 for part in topic.partitions:
                     plog = node.partitions.local_log(stream.id, topic.id, part.id)
                     if plog is None:
@@ -226,7 +232,7 @@ def _partitions(node: Node) -> Iterator[Any]:
     yield GaugeMetricFamily("whippet_topics", "Topics in the cluster metadata", value=counts["topics"])
     yield GaugeMetricFamily("whippet_partitions", "Partitions in the cluster metadata", value=counts["partitions"])
     yield GaugeMetricFamily("whippet_consumer_groups", "Consumer groups in the cluster metadata", value=counts["groups"])
-    yield from (topic_info, end, segments, size, lag)
+    yield from (topic_info, group_info, end, segments, size, lag)
 
 
 @functools.cache

@@ -21,7 +21,7 @@ from whippet.metadata.permissions import ROOT_PERMISSIONS
 from whippet.metadata.raft import MetadataStore, MetadataUnavailable
 from whippet.node import auth, encryption, identity
 from whippet.node.clock import now_us
-from whippet.node.config import NodeConfig
+from whippet.node.config import ConfigError, NodeConfig
 from whippet.node.dispatch import dispatch
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
@@ -31,7 +31,7 @@ from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
 from whippet.node.transports.limits import Limits
-from whippet.replication.cluster_tls import ClusterSecurity
+from whippet.replication.cluster_tls import ClusterSecurity, ClusterSecurityError
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
 from whippet.replication.metrics import ReplicationCollector
@@ -51,7 +51,10 @@ class Node:
         self.clients = ClientRegistry(config.node_id)
         self.metrics = NodeMetrics()
         self.limits = Limits(config, self.metrics.registry)
-        self.security = ClusterSecurity(config, self.metrics.registry, members=bool(config.cluster_members()))
+        try:
+            self.security = ClusterSecurity(config, self.metrics.registry, members=bool(config.cluster_members()))
+        except ClusterSecurityError as exc:
+            raise ConfigError(str(exc)) from None
         self.started_at_us = now_us()
         self.meta: MetadataStore
         self.partitions = PartitionRegistry(

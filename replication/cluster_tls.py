@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 from cryptography import x509
 from prometheus_client import CollectorRegistry, Counter
 
-from whippet.node.config import ConfigError
 from whippet.replication.peer_identity import (
     AUTH_HEADER,
     cluster_dns_name,
@@ -40,10 +39,7 @@ from whippet.replication.peer_identity import (
     verify_proof,
 )
 
-if TYPE_CHECKING:
-    from whippet.node.config import NodeConfig
-
-__all__ = ["ClusterSecurity"]
+__all__ = ["ClusterSecurity", "ClusterSecurityError", "ClusterSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +48,39 @@ _LOG_EVERY_S = 1.0
 _LOG_BURST = 10
 
 
+class ClusterSecurityError(ValueError):
+    """The cluster TLS settings name files that cannot be used (the node reports it as a
+    configuration error naming the setting)."""
+
+
+class ClusterSettings(Protocol):
+    """The node settings this module reads (``node.config.NodeConfig`` has them)."""
+
+    @property
+    def cluster_name(self) -> str: ...
+    @property
+    def node_id(self) -> int: ...
+    @property
+    def cluster_secret(self) -> str: ...
+    @property
+    def cluster_tls(self) -> bool: ...
+    @property
+    def cluster_tls_ca_file(self) -> str: ...
+    @property
+    def cluster_tls_cert_file(self) -> str: ...
+    @property
+    def cluster_tls_key_file(self) -> str: ...
+
+
 class ClusterSecurity:
     """Credentials and call checks of one node (files are read once, at construction).
 
     Raises:
-        ConfigError: a certificate file is unreadable, or names another node or cluster.
+        ClusterSecurityError: a certificate file is unreadable, or names another node or cluster.
     """
 
-    def __init__(self, config: NodeConfig, registry: CollectorRegistry | None = None, *, members: bool = True) -> None:
+    def __init__(self, config: ClusterSettings, registry: CollectorRegistry | None = None, *,
+                 members: bool = True) -> None:
         self.cluster = config.cluster_name
         self.node_id = config.node_id
         self._secret = config.cluster_secret
@@ -86,10 +107,10 @@ class ClusterSecurity:
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             uris = san.get_values_for_type(x509.UniformResourceIdentifier)
         except (ValueError, x509.ExtensionNotFound) as exc:
-            raise ConfigError(f"cluster_tls_cert_file={path!r}: not a member certificate ({exc})") from None
+            raise ClusterSecurityError(f"cluster_tls_cert_file={path!r}: not a member certificate ({exc})") from None
         expected = node_uri(self.cluster, self.node_id)
         if expected not in uris:
-            raise ConfigError(f"cluster_tls_cert_file={path!r} names {', '.join(uris) or 'no member'}; this node "
+            raise ClusterSecurityError(f"cluster_tls_cert_file={path!r} names {', '.join(uris) or 'no member'}; this node "
                               f"is {expected} (make one with `make certs`)")
 
     # --- the dialling side --------------------------------------------------------------------
@@ -112,11 +133,11 @@ class ClusterSecurity:
     def add_port(self, server: grpc.aio.Server, address: str) -> int:
         """Bind ``address`` on ``server`` with this node's credentials; returns the port."""
         if not self.tls:
-            return server.add_insecure_port(address)
+            return int(server.add_insecure_port(address))
         credentials = grpc.ssl_server_credentials(
             [(self._key, self._chain)], root_certificates=self._ca, require_client_auth=True
         )
-        return server.add_secure_port(address, credentials)
+        return int(server.add_secure_port(address, credentials))
 
     def check(self, context: Any) -> str | None:
         """None when the caller is a member of this cluster holding the secret, else why not
@@ -161,4 +182,4 @@ def _read(path: str, setting: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as exc:
-        raise ConfigError(f"{setting}={path!r}: {exc.strerror}") from None
+        raise ClusterSecurityError(f"{setting}={path!r}: {exc.strerror}") from None

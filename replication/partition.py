@@ -194,7 +194,7 @@ class ReplicatedPartition:
             raise NotLeader("the partition leader cannot reach a quorum of its replicas")
         return state
 
-    async def append(self, records: memoryview | bytes, ends: np.ndarray, ack: str, now_us: int,
+    async def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, ack: str, now_us: int,
                      on_written: Callable[[AppendResult], None] | None = None) -> AppendResult:  # fmt: skip
         """Append a client batch as leader and wait until it holds at level ``ack``.
 

@@ -4,14 +4,14 @@ Forward, Ping, Join."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message
 
 from whippet.replication._pb import replication_pb2 as pb
-from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _serialize(message: pb.FetchResponse | bytes) -> bytes:
 def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
     """Register the service; unlike the generated helper, Replicate may answer with
     bytes already encoded (see :func:`encode_with_records`)."""
-    unary = {
+    unary: dict[str, tuple[type[Message], Callable[..., Any]]] = {
         "Ping": (pb.PingRequest, service.Ping),
         "Join": (pb.JoinRequest, service.Join),
         "EpochEnd": (pb.EpochEndRequest, service.EpochEnd),
@@ -74,7 +74,9 @@ def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
 
 
-class ReplicationService(pb_grpc.ReplicationServicer):
+class ReplicationService:
+    """The handlers behind every Replication RPC (registered by :func:`add_to_server`)."""
+
     def __init__(self, manager: ReplicaManager) -> None:
         self.m = manager
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from whippet.metadata.model import ACK_LEVELS
-from whippet.metadata.permissions import Permissions
 from whippet.sdk._core import ClientCore
 from whippet.sdk.messages import as_identifier
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
 from whippet.wire._codec import U64_MAX, Identifier
-from whippet.wire.errors import InvalidFormat
+from whippet.wire.ack import ACK_LEVELS
+from whippet.wire.errors import InvalidCommand, InvalidFormat
+from whippet.wire.permissions import Permissions
 
 __all__ = ["AdminApi", "Id"]
 
@@ -234,6 +234,14 @@ class AdminApi(ClientCore):
         return rs.TopicAck.decode(await self._call(rq.GetTopicAck(stream_id=_ident(stream), topic_id=_ident(topic))))
 
     # --- partitions and segments ---
+    async def get_partition_states(
+        self, stream: Id, topic: Id, partitions: list[int] | None = None
+    ) -> rs.PartitionStates:
+        """Each partition's leader, replicas, in-sync set, high watermark and size, as its
+        leader sees them (whippet's own command 9005; an Iggy 0.8 server answers InvalidCommand)."""
+        req = rq.GetPartitionStates(stream_id=_ident(stream), topic_id=_ident(topic), partitions=list(partitions or []))
+        return rs.PartitionStates.decode(await self._call(req))
+
     async def create_partitions(self, stream: Id, topic: Id, partitions_count: int) -> None:
         await self._call(
             rq.CreatePartitions(stream_id=_ident(stream), topic_id=_ident(topic), partitions_count=partitions_count)
@@ -273,6 +281,16 @@ class AdminApi(ClientCore):
         await self._call(
             rq.DeleteConsumerGroup(stream_id=_ident(stream), topic_id=_ident(topic), group_id=_ident(group))
         )
+
+    async def get_consumer_assignment(self, stream: Id, topic: Id, group: Id) -> rs.ConsumerAssignment | None:
+        """This connection's member id and partitions in ``group`` (whippet's own command 9006);
+        None from a server without it (Iggy 0.8). Raises when the group does not exist."""
+        req = rq.GetConsumerAssignment(stream_id=_ident(stream), topic_id=_ident(topic), group_id=_ident(group))
+        try:
+            body = await self._call(req)
+        except InvalidCommand:
+            return None
+        return rs.ConsumerAssignment.decode(body)
 
     async def join_consumer_group(self, stream: Id, topic: Id, group: Id) -> None:
         """Join; the membership is re-established automatically after a reconnect."""

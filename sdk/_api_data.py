@@ -18,12 +18,14 @@ from whippet.sdk.messages import (
     EncodedBatch,
     MessageLike,
     PolledMessages,
+    SendResult,
     as_identifier,
     encode_batch,
     parse_polled_messages,
 )
 from whippet.wire import codes
 from whippet.wire import requests as rq
+from whippet.wire.errors import InvalidCommand
 from whippet.wire.primitives import (
     Consumer,
     ConsumerKind,
@@ -31,7 +33,7 @@ from whippet.wire.primitives import (
     PartitioningKind,
     PollingStrategy,
 )
-from whippet.wire.responses import ConsumerOffsetInfo
+from whippet.wire.responses import Appended, ConsumerOffsetInfo
 
 __all__ = ["DataApi", "consumer_of"]
 
@@ -59,15 +61,36 @@ class DataApi(AdminApi):
         topic: Id,
         messages: Sequence[MessageLike] | EncodedBatch,
         partitioning: Partitioning | None = None,
-    ) -> None:
-        """Append messages (bytes, str or :class:`Message`) in one request.
+    ) -> SendResult:
+        """Append messages (bytes, str or :class:`Message`) in one request; return where they went.
 
-        ``partitioning`` defaults to balanced. An :class:`EncodedBatch` is sent as is.
+        ``partitioning`` defaults to balanced. Messages without an id get a random
+        128-bit one, so a send retried after a lost connection is stored once by a node
+        with deduplication. An :class:`EncodedBatch` is sent as is.
         """
         part = partitioning or Partitioning.balanced()
-        batch = messages if isinstance(messages, EncodedBatch) else encode_batch(messages)
-        frame = batch.frame(stream, topic, part)
-        await self._invoke(codes.SEND_MESSAGES, b"", frame=frame, partition=(stream, topic, _partition_of(part)))
+        batch = messages if isinstance(messages, EncodedBatch) else encode_batch(messages, random_ids=True)
+        return await self.send_batch(batch, stream, topic, part)
+
+    async def send_batch(self, batch: EncodedBatch, stream: Id, topic: Id, partitioning: Partitioning) -> SendResult:
+        """Send an encoded batch with whippet's SEND_MESSAGES_APPENDED (9004), which answers
+        the partition and offsets; a server without it (InvalidCommand: Iggy 0.8) gets
+        SendMessages (101) from then on, and the offsets are unknown."""
+        route = (stream, topic, _partition_of(partitioning))
+        if self.appended_offered is not False:
+            frame = batch.frame(stream, topic, partitioning, codes.SEND_MESSAGES_APPENDED)
+            try:
+                body = await self._invoke(codes.SEND_MESSAGES_APPENDED, b"", frame=frame, partition=route)
+            except InvalidCommand:
+                if self.appended_offered:
+                    raise  # the command is known here: the request itself was refused
+                self.appended_offered = False
+            else:
+                self.appended_offered = True
+                a = Appended.decode(body)
+                return SendResult(a.partition_id, a.first_offset, a.stored, a.duplicates)
+        await self._invoke(codes.SEND_MESSAGES, b"", frame=batch.frame(stream, topic, partitioning), partition=route)
+        return SendResult(_partition_of(partitioning), None, batch.count, 0)
 
     async def send_frame(self, frame: bytes, stream: Id, topic: Id, partition_id: int | None) -> None:
         """Send a pre-built SendMessages frame (``EncodedBatch.frame``): the bench's path."""

@@ -26,13 +26,17 @@ Failure rules, in one place (:meth:`ClientCore._invoke`):
   reconnect only if it is safe to repeat (reads, polls, offsets, logins, and
   sends, whose message ids make a repeat detectable); other commands raise
   :class:`ConnectionClosed` after the reconnect so the caller decides;
-* a not-leader answer, or any error class marked ``retriable`` (a failover in
+* an answer whose error class is marked ``retriable`` (not leader, or a failover in
   progress: the request was not applied), drops the routing entry, refreshes the
   cluster view and retries with backoff for up to ``failover_timeout`` seconds;
 * reconnecting walks the shuffled node pool with bounded exponential backoff and
   jitter (``sdk.pool``); after it the session is logged in again and the consumer
   groups it had joined are joined again (the node forgets a closed session's
-  memberships).
+  memberships). A lost home connection is reconnected at once in the background,
+  and the application hears of both (``sdk.state``);
+* the first ``connect()`` gives up after ``connect_timeout`` seconds in all (each
+  attempt, login included, is bounded by what is left) with one error naming every
+  node tried and why it failed; reconnecting later keeps to the backoff budget.
 """
 
 from __future__ import annotations
@@ -43,52 +47,47 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from whippet.sdk import errors as se
 from whippet.sdk.lanes import PartitionLanes
 from whippet.sdk.messages import as_identifier
 from whippet.sdk.options import ClientOptions, NodeAddress
 from whippet.sdk.pool import NodePool
 from whippet.sdk.routing import RoutingTable
+from whippet.sdk.state import ConnectionState, StateCallback, StateNotifier
 from whippet.sdk.transport import BinaryTransport, open_transport
 from whippet.wire import codes
 from whippet.wire import requests as rq
-from whippet.wire.errors import (
-    CannotEstablishConnection,
-    ClientShutdown,
-    ConnectionClosed,
-    IggyError,
-    InvalidCommand,
-)
+from whippet.wire.errors import ConnectionClosed, IggyError, InvalidCommand
 from whippet.wire.framing import encode_request
 from whippet.wire.responses import ClusterMetadata, IdentityInfo, PartitionLeaders
+from whippet.wire.table import COMMAND_TABLE
 
-__all__ = ["ClientCore", "is_not_leader"]
+__all__ = ["ClientCore"]
 
 log = logging.getLogger("whippet.sdk")
 
-# Safe to repeat after a connection died with the request in flight.
-_REPEATABLE = frozenset(
-    {
-        codes.PING, codes.GET_STATS, codes.GET_CLUSTER_METADATA, codes.GET_ME, codes.GET_CLIENT,
-        codes.GET_CLIENTS, codes.GET_USER, codes.GET_USERS, codes.LOGIN_USER,
-        codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN, codes.GET_PERSONAL_ACCESS_TOKENS,
-        codes.POLL_MESSAGES, codes.SEND_MESSAGES, codes.FLUSH_UNSAVED_BUFFER,
-        codes.GET_CONSUMER_OFFSET, codes.STORE_CONSUMER_OFFSET, codes.GET_STREAM, codes.GET_STREAMS,
-        codes.GET_TOPIC, codes.GET_TOPICS, codes.GET_CONSUMER_GROUP, codes.GET_CONSUMER_GROUPS,
-        codes.JOIN_CONSUMER_GROUP,
-    }
-)
-_LOGIN_CODES = frozenset({codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN})
 # How long a leader address that failed is skipped (its partitions go home meanwhile).
 _DOWN_S = 2.0
 
 
-def is_not_leader(exc: IggyError) -> bool:
-    """A "this node does not lead that partition" answer from the cluster edition.
+def _repeatable(code: int) -> bool:
+    """Safe to send again after a connection died with it in flight (``wire.table``)."""
+    spec = COMMAND_TABLE.get(code)
+    return spec is not None and spec.repeatable
 
-    Matched by name (``not_leader``/``..._not_leader``) or a class attribute
-    ``not_leader = True``, so the SDK needs no change when the code is defined.
-    """
-    return bool(getattr(type(exc), "not_leader", False)) or exc.name.endswith("not_leader")
+
+def _describe(exc: BaseException) -> str:
+    """A connection failure in a few words ("connection refused", "no connection within 5 s")."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, IggyError):
+        return exc.reason
+    return str(exc) or type(exc).__name__
+
+
+def _is_login(code: int) -> bool:
+    spec = COMMAND_TABLE.get(code)
+    return spec is not None and spec.login
 
 
 @dataclass(eq=False)
@@ -117,16 +116,27 @@ class ClientCore:
         self._learning: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.user_id: int | None = None
         self.reconnects = 0
+        #: whether the node answers SEND_MESSAGES_APPENDED (9004); None until the first send
+        self.appended_offered: bool | None = None
+        self.state = StateNotifier()
+        self._reviving: asyncio.Task[None] | None = None
 
     # --- lifecycle ---
     @property
     def connected_node(self) -> NodeAddress | None:
         return self._home.address if self._home is not None else None
 
+    def on_connection_state(self, callback: StateCallback) -> None:
+        """Call ``callback(ConnectionEvent)`` on every connection change (see ``sdk.state``)."""
+        self.state.add(callback)
+
     async def connect(self) -> None:
-        """Bootstrap: try the pool until a node answers, log in, learn the cluster."""
+        """Bootstrap: try the pool until a node answers, log in, learn the cluster.
+
+        Raises :class:`CannotEstablishConnection` after ``connect_timeout`` seconds in all,
+        naming each node tried and its last error."""
         if self._closed:
-            raise ClientShutdown("the client was closed")
+            raise se.ClientShutdown("the client was closed")
         if self._home is not None and self._home.transport is not None and not self._home.transport.closed:
             return
         creds = self.options.credentials
@@ -136,26 +146,51 @@ class ClientCore:
                 if creds.token
                 else rq.LoginUser(username=creds.username, password=creds.password, version="whippet-sdk", context="")
             )
-        link = await self._establish()
+        loop = asyncio.get_running_loop()
+        link = await self._establish(deadline=loop.time() + self.options.connect_timeout)
         self._home = link
         self._links[link.address] = link
-        loop = asyncio.get_running_loop()
+        self._watch_home(link)
+        self.state.emit(ConnectionState.CONNECTED, link.address)
         if self.options.heartbeat_interval > 0 and self._heartbeat is None:
             self._heartbeat = loop.create_task(self._heartbeat_loop())
         if self.options.discover and self.options.routing_refresh_interval > 0 and self._refresher is None:
             self._refresher = loop.create_task(self._refresh_loop())
 
     async def close(self) -> None:
+        was_open = not self._closed and self._home is not None
         self._closed = True
-        for task in (self._heartbeat, self._refresher):
+        for task in (self._heartbeat, self._refresher, self._reviving):
             if task is not None:
                 task.cancel()
-        self._heartbeat = self._refresher = None
+        self._heartbeat = self._refresher = self._reviving = None
+        home = self._home.address if self._home is not None else None
         links, self._links, self._home = list(self._links.values()), {}, None
         for link in links:
             if link.transport is not None:
                 await link.transport.close()
                 link.transport = None
+        if was_open:
+            self.state.emit(ConnectionState.CLOSED, home)
+
+    def _watch_home(self, link: _Link) -> None:
+        """Hear at once when the home connection dies (transports that can tell)."""
+        transport = link.transport
+        if transport is not None and hasattr(transport, "on_lost"):
+            transport.on_lost = lambda reason: self._home_lost(link, transport, reason)
+
+    def _home_lost(self, link: _Link, transport: BinaryTransport, reason: str) -> None:
+        if self._closed or self._home is not link or link.transport is not transport:
+            return  # closed on purpose, or already replaced
+        self.state.emit(ConnectionState.DISCONNECTED, link.address, reason)
+        if self._reviving is None or self._reviving.done():
+            self._reviving = asyncio.get_running_loop().create_task(self._revive_quietly(link, link.generation))
+
+    async def _revive_quietly(self, link: _Link, generation: int) -> None:
+        try:
+            await self._revive(link, generation)
+        except IggyError as exc:  # the next request tries again and raises
+            log.warning("reconnecting failed: %s", exc)
 
     async def _heartbeat_loop(self) -> None:
         while not self._closed:
@@ -175,15 +210,26 @@ class ClientCore:
                 log.debug("routing refresh failed: %s", exc)
 
     # --- establishing connections ---
-    async def _dial(self, address: NodeAddress, *, home: bool) -> BaseException | BinaryTransport:
-        """One attempt to open and prepare a transport; a connection failure is returned, not raised."""
+    async def _dial(
+        self, address: NodeAddress, *, home: bool, timeout: float | None = None
+    ) -> BaseException | BinaryTransport:
+        """One attempt to open and prepare (log in, ...) a transport, within ``timeout``
+        (``connect_timeout`` by default); a connection failure is returned, not raised."""
+        limit = self.options.connect_timeout if timeout is None else timeout
         try:
-            transport = await open_transport(address, self.options.transport, self.options.tls, self.options.connect_timeout)
-        except (TimeoutError, OSError, ConnectionClosed) as exc:
+            transport = await asyncio.wait_for(
+                open_transport(address, self.options.transport, self.options.tls, limit), limit
+            )
+        except TimeoutError:
+            return TimeoutError(f"no connection within {limit:g} s")
+        except (OSError, ConnectionClosed) as exc:
             log.debug("cannot connect to %s: %s", address, exc)
             return exc
         try:
-            await self._prepare(transport, home=home)
+            await asyncio.wait_for(self._prepare(transport, home=home), limit)
+        except TimeoutError:
+            await transport.close()
+            return TimeoutError(f"connected, but no answer to the login within {limit:g} s")
         except ConnectionClosed as exc:
             await transport.close()
             return exc
@@ -192,22 +238,32 @@ class ClientCore:
             raise
         return transport
 
-    async def _establish(self) -> _Link:
-        """Open a transport to the next node of the pool that answers, with backoff."""
-        last: BaseException | None = None
+    async def _establish(self, deadline: float | None = None) -> _Link:
+        """Open a transport to the next node of the pool that answers, with backoff; until
+        ``deadline`` (loop time) when given, else until the backoff's retries are used up."""
+        loop = asyncio.get_running_loop()
+        errors: dict[NodeAddress, BaseException] = {}
         while not self._closed and not self.pool.exhausted():
-            await asyncio.sleep(self.pool.delay())
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                break
+            await asyncio.sleep(self.pool.delay() if left is None else min(self.pool.delay(), left))
+            if deadline is not None and deadline - loop.time() <= 0:
+                break
             entry = self.pool.next(time.monotonic())
-            result = await self._dial(entry.address, home=True)
+            timeout = None if deadline is None else min(self.options.connect_timeout, deadline - loop.time())
+            result = await self._dial(entry.address, home=True, timeout=timeout)
             if isinstance(result, BaseException):
-                last = result
+                errors[entry.address] = result
                 self.pool.failed(entry)
                 continue
             self.pool.succeeded(entry)
             return _Link(entry.address, result)
         if self._closed:
-            raise ClientShutdown("the client was closed")
-        raise CannotEstablishConnection(f"no node answered ({', '.join(map(str, self.pool.addresses))}); last error: {last}")
+            raise se.ClientShutdown("the client was closed")
+        tried = "; ".join(f"{a}: {_describe(e)}" for a, e in errors.items()) or "no attempt"
+        within = f" within {self.options.connect_timeout:g} s (connect_timeout)" if deadline is not None else ""
+        raise se.CannotEstablishConnection(f"cannot connect to any node{within}: {tried}")
 
     async def _prepare(self, transport: BinaryTransport, *, home: bool) -> None:
         """Log in, learn the cluster, re-join groups: the session state a new connection needs.
@@ -288,7 +344,7 @@ class ClientCore:
 
     async def _link_for(self, target: NodeAddress | None) -> _Link:
         if self._closed:
-            raise ClientShutdown("the client was closed")
+            raise se.ClientShutdown("the client was closed")
         if self._home is None:
             await self.connect()
         assert self._home is not None
@@ -333,8 +389,8 @@ class ClientCore:
             if link.generation != seen_generation and link.transport is not None and not link.transport.closed:
                 return  # someone else already reconnected it
             if link.transport is not None:
-                await link.transport.close()
-                link.transport = None
+                stale, link.transport = link.transport, None
+                await stale.close()
             fresh = await self._establish()  # any node of the pool will do
             if fresh.address != link.address:
                 self._links.pop(link.address, None)
@@ -344,6 +400,9 @@ class ClientCore:
             link.generation += 1
             self.reconnects += 1
             log.info("reconnected to %s", link.address)
+            if link is self._home:
+                self._watch_home(link)
+                self.state.emit(ConnectionState.RECONNECTED, link.address)
 
     # --- requests ---
     async def _invoke(
@@ -376,10 +435,10 @@ class ClientCore:
                     raise
                 if link is not self._home:  # a partition leader died: go home, which forwards
                     await self._drop_leader(link)
-                    if code not in _REPEATABLE:
+                    if not _repeatable(code):
                         raise
                     continue
-                if code not in _REPEATABLE:
+                if not _repeatable(code):
                     await self._revive(link, generation)
                     raise
                 await self._revive(link, generation)
@@ -387,10 +446,10 @@ class ClientCore:
                 # The answer may still come: the stream position is unknown, so drop the link.
                 if link.transport is not None and link.generation == generation:
                     await link.transport.close()
-                raise ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc
+                raise se.ConnectionClosed(f"{link.address} did not answer within {self.options.request_timeout}s") from exc
             except IggyError as exc:
                 # Not-leader and retriable answers were not applied: wait out the failover.
-                if self._closed or not (is_not_leader(exc) or type(exc).retriable):
+                if self._closed or not exc.retriable:
                     raise
                 now = asyncio.get_running_loop().time()
                 if failover_deadline is None:
@@ -413,7 +472,7 @@ class ClientCore:
         try:
             transport = link.transport
             if transport is None:  # dropped while this request waited in its lane
-                raise ConnectionClosed(f"the link to {link.address} was dropped")
+                raise se.ConnectionClosed(f"the link to {link.address} was dropped")
             if self.options.request_timeout is None:
                 return await transport.request_raw(data)
             return await asyncio.wait_for(transport.request_raw(data), self.options.request_timeout)
@@ -435,7 +494,7 @@ class ClientCore:
 
     async def _call(self, request: Any, *, partition: tuple[object, object, int | None] | None = None) -> bytes:
         body = await self._invoke(request.CODE, request.encode(), partition=partition)
-        if request.CODE in _LOGIN_CODES:
+        if _is_login(request.CODE):
             self._login = request
         elif request.CODE == codes.LOGOUT_USER:
             self._login = None

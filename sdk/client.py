@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Self
+from typing import Self, Unpack
 
 from whippet.sdk._api_data import DataApi
 from whippet.sdk.consumer import ConsumerBuilder, ConsumerConfig
@@ -22,6 +22,7 @@ from whippet.sdk.options import (
     DEFAULT_PORTS,
     Backoff,
     ClientOptions,
+    ClientSettings,
     Credentials,
     NodeAddress,
     TlsOptions,
@@ -30,6 +31,7 @@ from whippet.sdk.options import (
     parse_connection_string,
 )
 from whippet.sdk.producer import ProducerBuilder
+from whippet.sdk.state import StateCallback
 
 __all__ = ["Client"]
 
@@ -46,13 +48,16 @@ class Client(DataApi):
         tls: TlsOptions | None = None,
         backoff: Backoff | None = None,
         options: ClientOptions | None = None,
-        **settings: object,
+        on_connection_state: StateCallback | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> None:
         """``nodes`` are seeds: any one that answers is enough, the rest are found via cluster metadata.
 
         ``settings`` are further :class:`ClientOptions` fields (``connect_timeout``,
         ``request_timeout``, ``heartbeat_interval``, ``request_retries``, ``discover``,
         ``routing_refresh_interval``). ``transport`` is ``"tcp"``, ``"quic"`` or ``"ws"``.
+        ``on_connection_state`` is called with a :class:`~whippet.sdk.state.ConnectionEvent`
+        on every connection change (connected, disconnected, reconnected, closed).
         """
         if options is None:
             seeds = [nodes] if isinstance(nodes, str) else list(nodes)
@@ -66,13 +71,20 @@ class Client(DataApi):
                 backoff=backoff or Backoff(),
             )
         if settings:
-            options = replace(options, **settings)  # type: ignore[arg-type]
+            options = replace(options, **settings)
         super().__init__(options)
+        if on_connection_state is not None:
+            self.on_connection_state(on_connection_state)
 
     @classmethod
-    def from_connection_string(cls, text: str, **settings: object) -> Self:
+    def from_connection_string(
+        cls, text: str, *, backoff: Backoff | None = None, **settings: Unpack[ClientSettings]
+    ) -> Self:
         """``whippet://user:pass@h1:8090,h2:8090`` (also ``iggy://``, ``iggy+quic://``, ``pat:TOKEN@``)."""
-        return cls(options=parse_connection_string(text), **settings)
+        options = parse_connection_string(text)
+        if backoff is not None:
+            options = replace(options, backoff=backoff)
+        return cls(options=options, **settings)
 
     async def __aenter__(self) -> Self:
         await self.connect()

@@ -22,8 +22,10 @@ import asyncio
 import collections
 import ssl as _ssl
 import struct
+from collections.abc import Callable
 
-from whippet.wire.errors import ConnectionClosed, IggyError
+from whippet.sdk.errors import ConnectionClosed, from_status
+from whippet.wire.errors import IggyError
 from whippet.wire.framing import encode_request
 
 __all__ = ["Connection", "Pipelined"]
@@ -39,7 +41,9 @@ class Pipelined:
     def __init__(self, address: str) -> None:
         self.address = address
         self._pending: collections.deque[asyncio.Future[tuple[int, bytes]]] = collections.deque()
-        self._error: ConnectionClosed | None = None
+        self._error: IggyError | None = None
+        #: called once, with the reason, when the connection fails or is closed
+        self.on_lost: Callable[[str], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -62,7 +66,7 @@ class Pipelined:
         await self._send(frame, future)
         status, body = await future
         if status != 0:
-            raise IggyError.from_code(status)
+            raise from_status(status)
         return body
 
     async def _send(self, frame: bytes | bytearray | memoryview, future: asyncio.Future[tuple[int, bytes]]) -> None:
@@ -82,6 +86,8 @@ class Pipelined:
     def _fail(self, reason: str) -> None:
         if self._error is None:
             self._error = ConnectionClosed(reason)
+            if self.on_lost is not None:
+                self.on_lost(reason)
         while self._pending:
             future = self._pending.popleft()
             if not future.done():

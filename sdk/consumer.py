@@ -22,21 +22,30 @@ Groups: the node assigns partitions; each poll names no partition and the node
 answers from the member's next partition. The consumer keeps the last offset it
 delivered per partition, so a poll that returns messages it already delivered
 (the stored offset lags in interval mode) is skipped past with an offset poll.
-Rebalancing awareness: the group's membership is re-read every
-``rebalance_check`` seconds and when a poll comes back empty; on a change the
-consumer commits what it processed and forgets its per-partition positions, and
-``on_rebalance`` is called.
+Rebalancing awareness: the consumer's own assignment (whippet's command 9006; the
+group's whole membership from an Iggy 0.8 server) is re-read every
+``rebalance_check`` seconds; on a change the consumer commits what it processed,
+forgets its per-partition positions, and calls ``on_rebalance`` with a
+:class:`Rebalance` naming the partitions it was assigned and the ones it lost.
+
+Idle polling backs off: after an empty poll the consumer waits ``poll_interval``,
+doubling up to ``max_poll_interval`` while polls stay empty, and polls at once
+again after one that returned messages. An idle consumer so sends about
+``1/max_poll_interval`` polls a second (plus one assignment check per
+``rebalance_check``) instead of one per ``poll_interval``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
+from whippet.sdk.headers import HeaderValue, decode_headers
 from whippet.sdk.messages import PolledMessage
 from whippet.sdk.timeutil import Duration, seconds
 from whippet.wire.errors import (
@@ -51,7 +60,7 @@ from whippet.wire.primitives import PollingStrategy
 if TYPE_CHECKING:
     from whippet.sdk.client import Client
 
-__all__ = ["AutoCommit", "Consumer", "ConsumerBuilder", "ConsumerConfig", "ReceivedMessage"]
+__all__ = ["AutoCommit", "Consumer", "ConsumerBuilder", "ConsumerConfig", "Rebalance", "ReceivedMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,45 @@ class ReceivedMessage:
     def payload(self) -> bytes:
         return self.message.payload
 
+    @property
+    def headers(self) -> dict[str, HeaderValue]:
+        """The message's headers by name, typed (``HeaderValue.value`` is the Python value)."""
+        return decode_headers(self.message.user_headers) if self.message.user_headers else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalance:
+    """What a rebalance changed for this consumer.
+
+    ``partitions`` is what it owns now, ``assigned`` what it gained and ``revoked`` what
+    it lost (sorted). Against an Iggy 0.8 server, which cannot tell a client its own
+    assignment, the three are None and only "the group changed" is known.
+    """
+
+    partitions: tuple[int, ...] | None
+    assigned: tuple[int, ...] | None
+    revoked: tuple[int, ...] | None
+
+    @classmethod
+    def between(cls, before: tuple[int, ...], after: tuple[int, ...]) -> Rebalance:
+        return cls(after, tuple(sorted(set(after) - set(before))), tuple(sorted(set(before) - set(after))))
+
+
+RebalanceCallback = Callable[[Rebalance], Any] | Callable[[], Any]
+
+
+def _as_event_callback(callback: RebalanceCallback | None) -> Callable[[Rebalance], Any] | None:
+    """Accept the old zero-argument callbacks as well as ones that take the :class:`Rebalance`."""
+    if callback is None:
+        return None
+    try:
+        takes_event = bool(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        takes_event = True
+    if takes_event:
+        return callback  # type: ignore[return-value]
+    return lambda _event: callback()  # type: ignore[call-arg]
+
 
 @dataclass(frozen=True, slots=True)
 class ConsumerConfig:
@@ -111,6 +159,7 @@ class ConsumerConfig:
     strategy: PollingStrategy = PollingStrategy.next()
     batch_length: int = 100
     poll_interval: float = 0.01
+    max_poll_interval: float = 0.25
     auto_commit: AutoCommit = AutoCommit("after_all")
     create_group: bool = True
     rebalance_check: float = 1.0
@@ -120,7 +169,7 @@ class ConsumerBuilder:
     def __init__(self, client: Client, config: ConsumerConfig) -> None:
         self._client = client
         self._config = config
-        self._on_rebalance: Callable[[], None] | None = None
+        self._on_rebalance: RebalanceCallback | None = None
 
     def _set(self, **changes: object) -> Self:
         self._config = replace(self._config, **changes)  # type: ignore[arg-type]
@@ -138,7 +187,12 @@ class ConsumerBuilder:
         return self._set(batch_length=n)
 
     def poll_interval(self, value: Duration) -> Self:
+        """The wait after an empty poll (it doubles while polls stay empty, see ``max_poll_interval``)."""
         return self._set(poll_interval=seconds(value))
+
+    def max_poll_interval(self, value: Duration) -> Self:
+        """The longest wait between polls of an idle consumer (default 250 ms)."""
+        return self._set(max_poll_interval=seconds(value))
 
     def partition(self, partition_id: int | None) -> Self:
         return self._set(partition=partition_id)
@@ -149,7 +203,9 @@ class ConsumerBuilder:
     def rebalance_check(self, value: Duration) -> Self:
         return self._set(rebalance_check=seconds(value))
 
-    def on_rebalance(self, callback: Callable[[], None]) -> Self:
+    def on_rebalance(self, callback: RebalanceCallback) -> Self:
+        """Called after each rebalance with a :class:`Rebalance` (or with no argument, if the
+        callback takes none); an awaitable it returns is awaited."""
         self._on_rebalance = callback
         return self
 
@@ -158,10 +214,10 @@ class ConsumerBuilder:
 
 
 class Consumer:
-    def __init__(self, client: Client, config: ConsumerConfig, on_rebalance: Callable[[], None] | None = None) -> None:
+    def __init__(self, client: Client, config: ConsumerConfig, on_rebalance: RebalanceCallback | None = None) -> None:
         self.client = client
         self.config = config
-        self._on_rebalance = on_rebalance
+        self._on_rebalance = _as_event_callback(on_rebalance)
         self._wire = WireConsumer.group(config.name) if config.group else WireConsumer.consumer(config.name)
         self._buffer: deque[ReceivedMessage] = deque()
         self._delivered: dict[int, int] = {}  # partition -> last offset handed to the caller
@@ -169,6 +225,8 @@ class Consumer:
         self._last: ReceivedMessage | None = None  # yielded, commit pending (after_each)
         self._membership: tuple[object, ...] | None = None
         self._checked_at = 0.0
+        self._assignment: tuple[int, ...] | None = None  # own partitions (None: the server cannot say)
+        self._idle_wait = 0.0
         self._commit_task: asyncio.Task[None] | None = None
         self._joined = False
         self._closed = False
@@ -186,7 +244,7 @@ class Consumer:
                 await self.client.create_consumer_group(cfg.stream, cfg.topic, cfg.name)
                 await self.client.join_consumer_group(cfg.stream, cfg.topic, cfg.name)
             self._joined = True
-            self._membership = await self._read_membership()
+            await self._read_membership()
         if cfg.auto_commit.mode == "interval":
             self._commit_task = asyncio.get_running_loop().create_task(self._commit_loop())
         return self
@@ -213,7 +271,7 @@ class Consumer:
                 cfg.batch_length, server_commit,
             )
             messages = self._fresh(p, polled.messages)
-        if cfg.group and (not messages or time.monotonic() - self._checked_at >= cfg.rebalance_check):
+        if cfg.group and time.monotonic() - self._checked_at >= cfg.rebalance_check:
             await self._check_rebalance()
         out = [ReceivedMessage(polled.partition_id, polled.current_offset, m) for m in messages]
         if out:
@@ -228,25 +286,44 @@ class Consumer:
             return messages
         return [m for m in messages if m.offset > last]
 
-    async def _read_membership(self) -> tuple[object, ...] | None:
+    @property
+    def assignment(self) -> tuple[int, ...] | None:
+        """The partitions the group assigned to this consumer as last read (None: not known)."""
+        return self._assignment
+
+    async def _read_membership(self) -> bool:
+        """Re-read this member's assignment (or, from a 0.8 server, the group's membership);
+        True when it changed since the last read."""
         cfg = self.config
-        group = await self.client.get_consumer_group(cfg.stream, cfg.topic, cfg.name)
         self._checked_at = time.monotonic()
-        if group is None:
-            return None
-        return tuple((m.id, tuple(m.partitions)) for m in group.members)
+        mine = await self.client.get_consumer_assignment(cfg.stream, cfg.topic, cfg.name)
+        if mine is not None:
+            changed = self._assignment is not None and tuple(mine.partitions) != self._assignment
+            self._assignment = tuple(mine.partitions)
+            return changed
+        group = await self.client.get_consumer_group(cfg.stream, cfg.topic, cfg.name)
+        membership = None if group is None else tuple((m.id, tuple(m.partitions)) for m in group.members)
+        changed = membership != self._membership
+        self._membership = membership
+        return changed
 
     async def _check_rebalance(self) -> None:
-        membership = await self._read_membership()
-        if membership == self._membership:
+        before = self._assignment
+        if not await self._read_membership():
             return
-        self._membership = membership
-        self.rebalances += 1
         if self.config.auto_commit.mode != "disabled":
             await self.commit()
         self._delivered.clear()
+        after = self._assignment
+        event = Rebalance.between(before, after) if before is not None and after is not None else Rebalance(None, None, None)
+        await self._rebalanced(event)
+
+    async def _rebalanced(self, event: Rebalance) -> None:
+        self.rebalances += 1
         if self._on_rebalance is not None:
-            self._on_rebalance()
+            result = self._on_rebalance(event)
+            if inspect.isawaitable(result):
+                await result
 
     # --- committing ---
     async def store_offset(self, partition_id: int, offset: int) -> None:
@@ -260,9 +337,11 @@ class Consumer:
             if not cfg.group:
                 raise
             self._delivered.pop(partition_id, None)
-            self.rebalances += 1
-            if self._on_rebalance is not None:
-                self._on_rebalance()
+            if self._assignment is not None:
+                before, self._assignment = self._assignment, tuple(p for p in self._assignment if p != partition_id)
+                await self._rebalanced(Rebalance.between(before, self._assignment))
+            else:
+                await self._rebalanced(Rebalance(None, None, None))
             return
         self._committed[partition_id] = offset
 
@@ -314,12 +393,20 @@ class Consumer:
             if self._closed:  # closed by another task while polling: deliver nothing more
                 raise StopAsyncIteration
             if not batch:
-                await asyncio.sleep(self.config.poll_interval)
+                await asyncio.sleep(self._next_idle_wait())
                 continue
+            self._idle_wait = 0.0
             self._buffer.extend(batch)
         message = self._buffer.popleft()
         self._last = message
         return message
+
+    def _next_idle_wait(self) -> float:
+        """The wait after an empty poll: ``poll_interval``, doubling up to ``max_poll_interval``."""
+        cfg = self.config
+        self._idle_wait = min(max(cfg.max_poll_interval, cfg.poll_interval),
+                              self._idle_wait * 2 if self._idle_wait else cfg.poll_interval)
+        return self._idle_wait
 
     async def close(self) -> None:
         """Commit what was processed (unless disabled), leave the group, stop background work."""

@@ -11,14 +11,16 @@ and re-sent as often as needed without re-encoding.
 
 from __future__ import annotations
 
+import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
 import numpy.typing as npt
 
+from whippet.sdk.headers import HeaderInput, encode_headers
 from whippet.wire import codes
 from whippet.wire._codec import U32_MAX, Identifier, Writer
 from whippet.wire.batch import INDEX_DTYPE, RECORD_DTYPE, PolledMessage
@@ -32,6 +34,7 @@ __all__ = [
     "MessageLike",
     "PolledMessage",
     "PolledMessages",
+    "SendResult",
     "as_identifier",
     "encode_batch",
     "parse_polled_messages",
@@ -45,13 +48,62 @@ _MASK64 = (1 << 64) - 1
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A message to send. ``id`` 0 lets the node assign one; ``user_headers`` is
-    already TLV-encoded (``whippet.wire.headers.encode_user_headers``)."""
+    """A message to send.
+
+    ``id`` 0 lets the sender choose one (the SDK gives every such message a random
+    128-bit id, so a retried batch is recognised by deduplication). ``headers`` maps
+    names to typed values (``sdk.headers``: str, bytes, bool, int, float or a
+    :class:`~whippet.sdk.headers.HeaderValue`); ``user_headers`` is the same already
+    TLV-encoded, for callers that have the bytes. Give one or the other.
+    """
 
     payload: bytes
     id: int = 0
     user_headers: bytes = b""
     origin_timestamp: int = 0
+    headers: Mapping[str, HeaderInput] | None = None
+
+    def header_bytes(self) -> bytes:
+        if self.headers:
+            if self.user_headers:
+                raise InvalidCommand("give a message headers or user_headers, not both")
+            return encode_headers(self.headers)
+        return self.user_headers
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """Where a send went: ``stored`` messages at ``first_offset`` .. ``last_offset`` of ``partition_id``.
+
+    ``duplicates`` were dropped by the node's deduplication (a retry of messages it
+    already stored; their earlier offsets are not reported). Against a server without
+    whippet's command 9004 (Iggy 0.8) the offsets are unknown: ``first_offset`` is None,
+    and so is ``partition_id`` unless the send named the partition.
+    """
+
+    partition_id: int | None
+    first_offset: int | None
+    stored: int
+    duplicates: int = 0
+
+    @property
+    def last_offset(self) -> int | None:
+        if self.first_offset is None or self.stored == 0:
+            return None
+        return self.first_offset + self.stored - 1
+
+    @property
+    def offsets(self) -> range:
+        """The offsets the stored messages got (empty when unknown)."""
+        if self.first_offset is None:
+            return range(0)
+        return range(self.first_offset, self.first_offset + self.stored)
+
+    def merged(self, later: SendResult) -> SendResult:
+        """This result followed by ``later`` (a send split into several batches of one partition)."""
+        first = self.first_offset if self.stored else later.first_offset
+        return SendResult(self.partition_id if self.partition_id is not None else later.partition_id, first,
+                          self.stored + later.stored, self.duplicates + later.duplicates)
 
 
 MessageLike = Union[Message, bytes, bytearray, memoryview, str]
@@ -86,13 +138,20 @@ class EncodedBatch:
         index = np.zeros(self.count, dtype=INDEX_DTYPE)
         index["position"] = self.ends
         m = meta.getvalue()
-        return [_U32.pack(len(m)), m, memoryview(index).cast("B"), self.records]
+        return [_U32.pack(len(m)), m, index.data.cast("B"), self.records]
 
-    def frame(self, stream: Identifier | int | str, topic: Identifier | int | str, partitioning: Partitioning) -> bytes:
-        """A complete SendMessages request frame (length, code, payload), in one buffer."""
+    def frame(
+        self,
+        stream: Identifier | int | str,
+        topic: Identifier | int | str,
+        partitioning: Partitioning,
+        code: int = codes.SEND_MESSAGES,
+    ) -> bytes:
+        """A complete send request frame (length, code, payload), in one buffer: SendMessages
+        (101), or whippet's SEND_MESSAGES_APPENDED (9004, same payload, answered with offsets)."""
         parts = self.payload(stream, topic, partitioning)
         size = sum(len(p) for p in parts) + 4
-        return b"".join([_FRAME_HEAD.pack(size, codes.SEND_MESSAGES), *parts])
+        return b"".join([_FRAME_HEAD.pack(size, code), *parts])
 
 
 def _normalise(messages: Sequence[MessageLike]) -> tuple[list[bytes], list[int] | None, list[bytes] | None, list[int] | None]:
@@ -106,9 +165,9 @@ def _normalise(messages: Sequence[MessageLike]) -> tuple[list[bytes], list[int] 
             if m.id:
                 ids = ids or [0] * len(messages)
                 ids[i] = m.id
-            if m.user_headers:
+            if m.user_headers or m.headers:
                 headers = headers or [b""] * len(messages)
-                headers[i] = m.user_headers
+                headers[i] = m.header_bytes()
             if m.origin_timestamp:
                 origins = origins or [0] * len(messages)
                 origins[i] = m.origin_timestamp
@@ -124,12 +183,15 @@ def encode_batch(
     *,
     id_base: int = 0,
     id_start: int = 0,
+    random_ids: bool = False,
 ) -> EncodedBatch:
     """Encode messages into one record area.
 
     Ids: a :class:`Message` with a non-zero ``id`` keeps it; with ``id_base`` set,
     every other message gets ``id_base + id_start + i`` (the producer's dedup ids:
-    a random high half and a sequence number), computed as arrays.
+    a random high half and a sequence number), computed as arrays; with
+    ``random_ids`` every other message gets 128 random bits (one ``os.urandom`` call
+    for the batch). Ids are chosen once here, so every retry of the batch repeats them.
     """
     n = len(messages)
     if n == 0:
@@ -142,7 +204,11 @@ def encode_batch(
     plen = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
     hdr = np.zeros(n, dtype=RECORD_DTYPE)
     hdr["payload_length"] = plen
-    if id_base:
+    if random_ids:
+        rand = np.frombuffer(os.urandom(16 * n), dtype="<u8").reshape(n, 2)
+        hdr["id_lo"] = rand[:, 0] | np.uint64(1)  # never 0, which would mean "let the node choose"
+        hdr["id_hi"] = rand[:, 1]
+    elif id_base:
         seq = np.arange(id_start, id_start + n, dtype=np.uint64)
         hdr["id_lo"] = seq + np.uint64(id_base & _MASK64)
         hdr["id_hi"] = (id_base >> 64) & _MASK64
@@ -167,9 +233,9 @@ def encode_batch(
         area[:, :64] = head_bytes
         if size0:
             area[:, 64:] = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(n, size0)
-        records = memoryview(area).cast("B")
+        records = area.data.cast("B")
     else:
-        hv = memoryview(hdr).cast("B")
+        hv = hdr.data.cast("B")
         parts: list[bytes | memoryview] = []
         if headers is None:
             for i, p in enumerate(payloads):

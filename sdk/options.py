@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypedDict
 
 from whippet.wire.errors import InvalidFormat
 
 __all__ = [
     "Backoff",
     "ClientOptions",
+    "ClientSettings",
     "Credentials",
     "NodeAddress",
     "TlsOptions",
@@ -134,6 +135,18 @@ class ClientOptions:
 
     def with_credentials(self, username: str, password: str) -> ClientOptions:
         return replace(self, credentials=Credentials(username, password))
+
+
+class ClientSettings(TypedDict, total=False):
+    """The :class:`ClientOptions` fields a caller may also pass by keyword (``Client(..., **settings)``)."""
+
+    connect_timeout: float
+    request_timeout: float | None
+    heartbeat_interval: float
+    request_retries: int
+    failover_timeout: float
+    discover: bool
+    routing_refresh_interval: float
 
 
 def _bool(name: str, value: str) -> bool:

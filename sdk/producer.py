@@ -19,6 +19,12 @@ Ids: unless a message carries its own, message i of this producer gets the id
 ``(random 64 bits << 64) | i``, so a batch retried after a reconnect carries the
 same ids and a node with deduplication on stores it once. A background send that
 finally fails is reported to ``on_error`` and re-raised by the next ``send``/``flush``.
+
+Results: a foreground ``send`` returns a :class:`~whippet.sdk.messages.SendResult`
+(partition, first offset, count). A background ``send`` returns a :class:`Delivery`
+at once: an awaitable that resolves to that result when the node acknowledged every
+message of the call (which may have travelled in more than one batch, or in one
+batch with other calls' messages: each call gets its own slice of the offsets).
 """
 
 from __future__ import annotations
@@ -28,11 +34,11 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import xxhash
 
-from whippet.sdk.messages import MessageLike, encode_batch
+from whippet.sdk.messages import MessageLike, SendResult, encode_batch
 from whippet.sdk.options import NodeAddress  # noqa: F401  (re-export for typing users)
 from whippet.sdk.timeutil import Duration, seconds
 from whippet.wire.errors import IggyError, InvalidFormat, StreamIdNotFound, TopicIdNotFound
@@ -41,7 +47,7 @@ from whippet.wire.primitives import Partitioning, PartitioningKind
 if TYPE_CHECKING:
     from whippet.sdk.client import Client
 
-__all__ = ["Producer", "ProducerBuilder", "ProducerConfig"]
+__all__ = ["Delivery", "Producer", "ProducerBuilder", "ProducerConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +138,63 @@ class ProducerBuilder:
         return Producer(self._client, self._config, self._on_error)
 
 
+class Delivery:
+    """The outcome of one background ``send``: ``await delivery`` gives its :class:`SendResult`
+    (or raises the error that made the send fail). ``done()`` tells without waiting."""
+
+    __slots__ = ("_future", "_remaining", "_result")
+
+    def __init__(self, partition: int, count: int) -> None:
+        self._future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        # An error nobody awaits is reported through on_error and the next send/flush; not logged again.
+        self._future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._remaining = count
+        self._result = SendResult(partition, None, 0, 0)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._future.__await__()
+
+    def _part(self, result: SendResult) -> None:
+        self._result = self._result.merged(result)
+        self._remaining -= result.stored + result.duplicates
+        if self._remaining <= 0 and not self._future.done():
+            self._future.set_result(self._result)
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(exc)
+
+
 @dataclass(slots=True)
 class _Buffer:
     messages: list[MessageLike] = field(default_factory=list)
     nbytes: int = 0
     since: float = 0.0
+    #: the sends whose messages wait here, in order, with how many of theirs are not taken yet
+    claims: list[list[Any]] = field(default_factory=list)
+
+
+def _slices(result: SendResult, claims: list[tuple[Delivery, int]]) -> list[tuple[Delivery, SendResult]]:
+    """Share one batch's result among the sends that made it up, in order.
+
+    Offsets are exact when nothing was dropped as a duplicate; otherwise which of the
+    messages were dropped is not known, so each share reports no offset.
+    """
+    out = []
+    start = 0
+    exact = result.duplicates == 0 and result.first_offset is not None
+    for delivery, n in claims:
+        if exact:
+            assert result.first_offset is not None
+            out.append((delivery, SendResult(result.partition_id, result.first_offset + start, n, 0)))
+        else:
+            stored = min(n, max(result.stored - start, 0))
+            out.append((delivery, SendResult(result.partition_id, None, stored, n - stored)))
+        start += n
+    return out
 
 
 def _size(m: MessageLike) -> int:
@@ -210,22 +268,27 @@ class Producer:
     # --- sending ---
     async def send(
         self, messages: Sequence[MessageLike] | MessageLike, *, key: bytes | str | None = None, partition: int | None = None
-    ) -> None:
-        """Queue (background) or send (foreground) messages to one partition."""
+    ) -> SendResult | Delivery:
+        """Send messages to one partition: wait for the acknowledgement and return the
+        :class:`SendResult` (foreground), or queue them and return a :class:`Delivery`
+        to await when the result matters (background)."""
         if self._closed:
             raise IggyError("the producer is closed")
         self._raise_pending()
         batch: Sequence[MessageLike] = (
             [messages] if isinstance(messages, (bytes, bytearray, memoryview, str)) or hasattr(messages, "payload") else messages  # type: ignore[list-item]
         )
-        if not batch:
-            return
         p = self._partition(key, partition)
         if not self.config.background:
             step = self.config.batch_length
+            result = SendResult(p, None, 0, 0)
             for i in range(0, len(batch), step):
-                await self._send_batch(p, list(batch[i : i + step]))
-            return
+                result = result.merged(await self._send_batch(p, list(batch[i : i + step])))
+            return result
+        delivery = Delivery(p, len(batch))
+        if not batch:
+            delivery._part(SendResult(p, None, 0, 0))
+            return delivery
         async with self._room:
             await self._room.wait_for(lambda: self._buffered < self.config.max_buffered or self._error is not None)
         self._raise_pending()
@@ -235,13 +298,16 @@ class Producer:
         if not buf.messages:
             buf.since = time.monotonic()
         buf.messages.extend(batch)
+        buf.claims.append([delivery, len(batch)])
         buf.nbytes += sum(map(_size, batch))
         self._buffered += len(batch)
         while len(buf.messages) >= self.config.batch_length or buf.nbytes >= self.config.batch_bytes:
-            await self._dispatch(p, self._take(buf))
+            await self._dispatch(p, *self._take(buf))
+        return delivery
 
-    def _take(self, buf: _Buffer) -> list[MessageLike]:
-        """The next batch of a buffer: at most ``batch_length`` messages and ``batch_bytes`` bytes."""
+    def _take(self, buf: _Buffer) -> tuple[list[MessageLike], list[tuple[Delivery, int]]]:
+        """The next batch of a buffer (at most ``batch_length`` messages and ``batch_bytes``
+        bytes) and the share of it each waiting send has."""
         cfg = self.config
         count = total = 0
         for m in buf.messages[: cfg.batch_length]:
@@ -253,36 +319,53 @@ class Producer:
         del buf.messages[:count]
         buf.nbytes = buf.nbytes - total if buf.messages else 0
         buf.since = time.monotonic()
-        return take
+        shares: list[tuple[Delivery, int]] = []
+        need = count
+        while need:
+            claim = buf.claims[0]
+            n = min(need, claim[1])
+            shares.append((claim[0], n))
+            claim[1] -= n
+            need -= n
+            if claim[1] == 0:
+                buf.claims.pop(0)
+        return take, shares
 
-    async def _dispatch(self, partition: int, messages: list[MessageLike]) -> None:
+    async def _dispatch(self, partition: int, messages: list[MessageLike], shares: list[tuple[Delivery, int]]) -> None:
         await self._slots.acquire()
-        task = asyncio.get_running_loop().create_task(self._background_send(partition, messages))
+        task = asyncio.get_running_loop().create_task(self._background_send(partition, messages, shares))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _background_send(self, partition: int, messages: list[MessageLike]) -> None:
+    async def _background_send(
+        self, partition: int, messages: list[MessageLike], shares: list[tuple[Delivery, int]]
+    ) -> None:
         try:
-            await self._send_batch(partition, messages)
+            result = await self._send_batch(partition, messages)
         except BaseException as exc:  # reported, not lost
             self._error = exc
+            for delivery, _ in shares:
+                delivery._fail(exc)
             if self._on_error is not None:
                 self._on_error(exc)
+        else:
+            for delivery, part in _slices(result, shares):
+                delivery._part(part)
         finally:
             self._slots.release()
             self._buffered -= len(messages)
             async with self._room:
                 self._room.notify_all()
 
-    async def _send_batch(self, partition: int, messages: list[MessageLike]) -> None:
+    async def _send_batch(self, partition: int, messages: list[MessageLike]) -> SendResult:
         cfg = self.config
         first = self._next_id
         self._next_id += len(messages)
         batch = encode_batch(messages, id_base=self._id_base if cfg.message_ids else 0, id_start=first)
-        frame = batch.frame(cfg.stream, cfg.topic, Partitioning.partition_id(partition))
-        await self.client.send_frame(frame, cfg.stream, cfg.topic, partition)
+        result = await self.client.send_batch(batch, cfg.stream, cfg.topic, Partitioning.partition_id(partition))
         self.sent_messages += len(messages)
         self.sent_batches += 1
+        return result
 
     async def _linger_loop(self) -> None:
         linger = self.config.linger
@@ -291,14 +374,14 @@ class Producer:
             now = time.monotonic()
             for p, buf in list(self._buffers.items()):
                 while buf.messages and now - buf.since >= linger:
-                    await self._dispatch(p, self._take(buf))
+                    await self._dispatch(p, *self._take(buf))
                     buf.since = now - linger  # whatever is left is just as old
 
     async def flush(self) -> None:
         """Send everything buffered and wait for every acknowledgement."""
         for p, buf in list(self._buffers.items()):
             while buf.messages:
-                await self._dispatch(p, self._take(buf))
+                await self._dispatch(p, *self._take(buf))
         while self._in_flight:
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
         self._raise_pending()

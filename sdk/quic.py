@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import ssl
 import struct
-from typing import Self
+from typing import Self, cast
 
 from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
 
-from whippet.wire.errors import ConnectionClosed, IggyError
+from whippet.sdk.errors import ConnectionClosed, from_status
 from whippet.wire.framing import encode_request
 
 __all__ = ["QuicConnection"]
@@ -78,7 +78,8 @@ class QuicConnection:
         except (TimeoutError, ConnectionError, OSError) as exc:
             await stack.aclose()
             raise ConnectionClosed(f"QUIC connection to {host}:{port} failed: {exc!r}") from exc
-        return cls(stack, protocol, f"{host}:{port}")
+        # connect() is typed as yielding the base protocol; create_protocol makes it ours.
+        return cls(stack, cast(_ClientProtocol, protocol), f"{host}:{port}")
 
     async def request(self, code: int, payload: bytes = b"") -> bytes:
         """Send one command on a new stream; return the OK payload or raise the server's IggyError."""
@@ -102,7 +103,7 @@ class QuicConnection:
             raise ConnectionClosed(f"QUIC stream from {self.address} ended after {len(data)} bytes")
         status, length = _RESPONSE_HEAD.unpack_from(data)
         if status != 0:
-            raise IggyError.from_code(status)
+            raise from_status(status)
         if len(data) != _RESPONSE_HEAD.size + length:
             raise ConnectionClosed(f"QUIC response from {self.address}: length {length}, got {len(data) - 8}")
         return data[_RESPONSE_HEAD.size :]

@@ -18,9 +18,10 @@ import ssl
 from typing import Any, Protocol, runtime_checkable
 
 from whippet.sdk.connection import Connection
+from whippet.sdk.errors import ConnectionClosed
 from whippet.sdk.options import NodeAddress, TlsOptions, Transport
 from whippet.sdk.ws import WsConnection
-from whippet.wire.errors import ConnectionClosed, FeatureUnavailable
+from whippet.wire.errors import FeatureUnavailable
 from whippet.wire.framing import encode_request
 
 __all__ = ["BinaryTransport", "open_transport", "tls_context"]

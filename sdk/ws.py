@@ -24,7 +24,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from whippet.sdk.connection import Pipelined
-from whippet.wire.errors import ConnectionClosed
+from whippet.sdk.errors import ConnectionClosed
 
 __all__ = ["WsConnection"]
 

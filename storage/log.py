@@ -197,12 +197,12 @@ class PartitionLog:
         ]
 
     # ------------------------------------------------------------------ append
-    def append(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> AppendResult:
+    def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, now_us: int) -> AppendResult:
         """Stamp and append a client batch (validated by wire/): :meth:`stage` + :meth:`commit`."""
         staged = self.stage(records, ends, now_us)
         return self._nothing_appended() if staged is None else self.commit(staged)
 
-    def stage(self, records: memoryview | bytes, ends: np.ndarray, now_us: int) -> Staged | None:
+    def stage(self, records: memoryview | bytes | bytearray, ends: np.ndarray, now_us: int) -> Staged | None:
         """The in-memory half of an append: random ids for id 0, dedup, then stamp
         offsets, one timestamp and checksums. Returns None for an empty batch; a batch
         of duplicates only stages with ``count == 0`` (see ``Staged.duplicate_end``).

@@ -206,14 +206,21 @@ class Cluster:
         return node.start(timeout)
 
     def _member_certificate(self, node_id: int) -> dict[str, str]:
-        """The cluster_tls_* settings of member ``node_id`` (its certificate is made here, from the
-        cluster CA in ``root/certs``), unless ``extra_env`` runs the cluster without TLS."""
+        """The cluster_tls_* settings of member ``node_id``, unless ``extra_env`` runs the cluster
+        without TLS. Certificates come from ``whippet.node.certs`` run as a command (as ``make
+        certs`` does), from one cluster CA in ``root/certs``: ids 1..``node_id`` (re)issued."""
         if self.extra_env.get("WHIPPET_CLUSTER_INSECURE", "").lower() in ("1", "true", "yes", "on"):
             return {}
-        from whippet.cli.certs import make_cluster_certs
-
+        certs = self.root / "certs"
         cluster = self.extra_env.get("WHIPPET_CLUSTER_NAME", "whippet")
-        return make_cluster_certs(self.root / "certs", cluster, [node_id]).env(node_id)
+        if not (certs / "cluster" / f"node-{node_id}.pem").exists():
+            subprocess.run([sys.executable, "-m", "whippet.node.certs", "--out", str(certs), "--cluster", cluster,
+                            "--nodes", str(max(node_id, self.size))], check=True, capture_output=True, timeout=60)
+        return {
+            "WHIPPET_CLUSTER_TLS_CA_FILE": str(certs / "cluster" / "ca.pem"),
+            "WHIPPET_CLUSTER_TLS_CERT_FILE": str(certs / "cluster" / f"node-{node_id}.pem"),
+            "WHIPPET_CLUSTER_TLS_KEY_FILE": str(certs / "cluster" / f"node-{node_id}.key"),
+        }
 
     def start(self, timeout: float = 60.0) -> Cluster:
         for n in self.nodes.values():

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, ClassVar, Self
 
-from whippet.metadata.model import ACK_LEVELS
-from whippet.metadata.permissions import Permissions
 from whippet.wire._codec import Identifier, Reader, Writer
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import InvalidCommand, InvalidFormat
+from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import (
     Consumer,
     PollingStrategy,

@@ -82,3 +82,7 @@ SET_TOPIC_ACK: Final = 9002
 GET_TOPIC_ACK: Final = 9003
 #: SendMessages (same payload as 101) answered with where the batch went (:class:`Appended`)
 SEND_MESSAGES_APPENDED: Final = 9004
+#: each partition's leader, replicas, in-sync set, high watermark and size, as its leader sees them
+GET_PARTITION_STATES: Final = 9005
+#: the calling session's own membership in a consumer group: member id and partitions
+GET_CONSUMER_ASSIGNMENT: Final = 9006

@@ -7,18 +7,19 @@ re-exported here. Each type below has ``write(w)``/``encode()`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Self
 
-from whippet.metadata.permissions import (
+from whippet.wire._codec import U32_MAX, U64_MAX, Identifier, Reader, Writer
+from whippet.wire.errors import InvalidCommand
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
+    flag_names,
 )
-from whippet.wire._codec import U32_MAX, U64_MAX, Identifier, Reader, Writer
-from whippet.wire.errors import InvalidCommand
 
 __all__ = [
     "Reader",
@@ -208,10 +209,9 @@ class PollingStrategy:
 
 
 # --- permissions (§9.4) ---------------------------------------------------------
-# Flag order on the wire is the field order of the metadata dataclasses.
-_GLOBAL_FLAGS = tuple(f.name for f in fields(GlobalPermissions))
-_STREAM_FLAGS = tuple(f.name for f in fields(StreamPermissions) if f.name != "topics")
-_TOPIC_FLAGS = tuple(f.name for f in fields(TopicPermissions))
+_GLOBAL_FLAGS = flag_names(GlobalPermissions)
+_STREAM_FLAGS = flag_names(StreamPermissions)
+_TOPIC_FLAGS = flag_names(TopicPermissions)
 
 
 def write_permissions(w: Writer, p: Permissions) -> None:

@@ -8,9 +8,11 @@ from typing import ClassVar
 
 from whippet.wire import codes
 from whippet.wire._codec import Identifier
-from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct
+from whippet.wire._fields import ACK, IDENT, NAME8, U8, U32, U64, WireStruct, counted
 
 __all__ = [
+    "GetConsumerAssignment",
+    "GetPartitionStates",
     "GetStream",
     "GetStreams",
     "CreateStream",
@@ -188,6 +190,21 @@ class GetTopicAck(WireStruct):
 
 
 @dataclass(frozen=True, slots=True)
+class GetPartitionStates(WireStruct):
+    """whippet's own command (9005): the live state of a topic's partitions, read on their leaders.
+
+    ``partitions`` lists the partition ids wanted; empty means every partition of the
+    topic. The answer is :class:`whippet.wire.responses.PartitionStates`.
+    """
+
+    CODE: ClassVar[int] = codes.GET_PARTITION_STATES
+    LAYOUT = (*_TOPIC, ("partitions", counted(U32)))
+    stream_id: Identifier
+    topic_id: Identifier
+    partitions: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class CreatePartitions(WireStruct):
     CODE: ClassVar[int] = codes.CREATE_PARTITIONS
     LAYOUT = (*_TOPIC, ("partitions_count", U32))
@@ -255,6 +272,18 @@ class DeleteConsumerGroup(WireStruct):
 @dataclass(frozen=True, slots=True)
 class JoinConsumerGroup(WireStruct):
     CODE: ClassVar[int] = codes.JOIN_CONSUMER_GROUP
+    LAYOUT = _GROUP
+    stream_id: Identifier
+    topic_id: Identifier
+    group_id: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class GetConsumerAssignment(WireStruct):
+    """whippet's own command (9006): this session's member id and partitions in a group
+    (``responses.ConsumerAssignment``), so a consumer can say which partitions it gained or lost."""
+
+    CODE: ClassVar[int] = codes.GET_CONSUMER_ASSIGNMENT
     LAYOUT = _GROUP
     stream_id: Identifier
     topic_id: Identifier

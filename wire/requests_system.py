@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from whippet.metadata.permissions import Permissions
 from whippet.wire import codes
 from whippet.wire._codec import Identifier, Reader, Writer
 from whippet.wire._fields import (
@@ -28,6 +27,7 @@ from whippet.wire._fields import (
     WireStruct,
 )
 from whippet.wire.errors import InvalidFormat
+from whippet.wire.permissions import Permissions
 
 __all__ = [
     "Ping",

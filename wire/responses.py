@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Self, TypeVar
 
-from whippet.metadata.permissions import Permissions
 from whippet.wire._codec import Reader, Writer
 from whippet.wire._fields import (
     NAME8,
@@ -29,7 +28,15 @@ from whippet.wire._fields import (
     counted,
 )
 from whippet.wire.errors import InvalidFormat
+from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import decode_permissions, encode_permissions
+from whippet.wire.responses_partitions import (
+    NO_MEMBER,
+    ConsumerAssignment,
+    PartitionState,
+    PartitionStates,
+    ReplicaProgress,
+)
 from whippet.wire.responses_system import (
     NO_LEADER,
     NO_USER_ID,
@@ -70,6 +77,11 @@ __all__ = [
     "TopicLeaders",
     "PartitionLeaders",
     "TopicAck",
+    "NO_MEMBER",
+    "ConsumerAssignment",
+    "PartitionState",
+    "PartitionStates",
+    "ReplicaProgress",
     "ConsumerOffsetInfo",
     "PersonalAccessTokenInfo",
     "RawPersonalAccessToken",

@@ -8,6 +8,7 @@ from whippet.node.handlers import (  # noqa: F401
     groups,
     messages,
     offsets,
+    partition_states,
     streams,
     system,
     topic_ack,

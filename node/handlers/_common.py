@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from whippet.metadata.permissions import Permissions
 from whippet.wire.errors import InvalidReplicationFactor, Unauthorized
+from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import Identifier
 
 if TYPE_CHECKING:
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from whippet.storage.log import PartitionLog
 
 __all__ = [
+    "GroupRequest",
+    "TopicRequest",
     "allowed_topic",
     "checked_replication_factor",
     "current_offset",
@@ -29,6 +31,23 @@ __all__ = [
 ]
 
 _NONE = Permissions()
+
+
+class TopicRequest(Protocol):
+    """Any request that names a topic (the handlers' shared lookups take this)."""
+
+    @property
+    def stream_id(self) -> Identifier: ...
+
+    @property
+    def topic_id(self) -> Identifier: ...
+
+
+class GroupRequest(TopicRequest, Protocol):
+    """Any request that names a consumer group."""
+
+    @property
+    def group_id(self) -> Identifier: ...
 
 
 def current_offset(plog: PartitionLog) -> int:

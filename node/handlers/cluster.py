@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_poll, can_read_topic, can_send
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic, key, permissions
 from whippet.wire import codes
 from whippet.wire import requests as rq
+from whippet.wire.permissions import Permissions
 from whippet.wire.responses import LeaderNode, PartitionLeader, PartitionLeaders, TopicLeaders
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
 
 def _may_route(perms: Permissions, stream_id: int, topic_id: int) -> bool:
     return (
-        perms.can_read_topic(stream_id, topic_id)
-        or perms.can_poll(stream_id, topic_id)
-        or perms.can_send(stream_id, topic_id)
+        can_read_topic(perms, stream_id, topic_id)
+        or can_poll(perms, stream_id, topic_id)
+        or can_send(perms, stream_id, topic_id)
     )
 
 

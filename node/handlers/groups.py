@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_read_topic
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import allowed_topic, key
+from whippet.node.handlers._common import GroupRequest, TopicRequest, allowed_topic, key
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import ConsumerGroupIdNotFound, StreamIdNotFound, TopicIdNotFound
 from whippet.wire.responses import (
+    NO_MEMBER,
+    ConsumerAssignment,
     ConsumerGroupDetails,
     ConsumerGroupInfo,
     ConsumerGroupMember,
@@ -41,8 +43,8 @@ def group_details(topic: Topic, group: ConsumerGroup) -> bytes:
     return ConsumerGroupDetails(group=group_info(topic, group), members=members).encode()
 
 
-def _topic(node: Node, session: Session, req: object) -> Topic:
-    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_read_topic)  # type: ignore[attr-defined]
+def _topic(node: Node, session: Session, req: TopicRequest) -> Topic:
+    return allowed_topic(node, session, req.stream_id, req.topic_id, can_read_topic)
 
 
 @handler(codes.GET_CONSUMER_GROUP)
@@ -54,6 +56,19 @@ async def get_consumer_group(node: Node, session: Session, req: rq.GetConsumerGr
         except _MISSING:
             return b""
         return group_details(topic, group)
+
+
+@handler(codes.GET_CONSUMER_ASSIGNMENT)
+async def get_consumer_assignment(node: Node, session: Session, req: rq.GetConsumerAssignment) -> Reply:
+    """whippet's own (9006): this session's member id and partitions (the group must exist)."""
+    with node.meta.lock:
+        topic = _topic(node, session, req)
+        member = node.meta.machine.member(
+            topic.stream_id, topic.id, key(req.group_id), session.node_id, session.client_id
+        )
+        if member is None:
+            return ConsumerAssignment(member_id=NO_MEMBER, partitions=[]).encode()
+        return ConsumerAssignment(member_id=member.id, partitions=sorted(member.partitions)).encode()
 
 
 @handler(codes.GET_CONSUMER_GROUPS)
@@ -78,10 +93,10 @@ async def create_consumer_group(node: Node, session: Session, req: rq.CreateCons
         return group_details(topic, node.meta.machine.group(topic.stream_id, topic.id, group_id))
 
 
-def _resolve(node: Node, session: Session, req: object) -> tuple[int, int, int]:
+def _resolve(node: Node, session: Session, req: GroupRequest) -> tuple[int, int, int]:
     with node.meta.lock:
         topic = _topic(node, session, req)
-        group = node.meta.machine.group(topic.stream_id, topic.id, key(req.group_id))  # type: ignore[attr-defined]
+        group = node.meta.machine.group(topic.stream_id, topic.id, key(req.group_id))
         return topic.stream_id, topic.id, group.id
 
 

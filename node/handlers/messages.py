@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import xxhash
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_poll, can_send
 from whippet.node import encryption
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
@@ -29,6 +29,8 @@ from whippet.wire.primitives import Partitioning, PollingKind
 from whippet.wire.responses import Appended, PolledHead
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from whippet.metadata.model import Topic
     from whippet.node.server import Node
     from whippet.node.session import Session
@@ -76,7 +78,7 @@ async def append_batch(node: Node, session: Session, batch: SendBatch) -> Append
     another node leads it, and returns once the topic's ack level holds.
     """
     with node.meta.lock:
-        topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, Permissions.can_send)
+        topic = allowed_topic(node, session, batch.stream_id, batch.topic_id, can_send)
         pid = _choose_partition(node, topic, batch.partitioning.kind, batch.partitioning.value)
         pkey = (topic.stream_id, topic.id, pid)
         leader = _leader(node, pkey)
@@ -90,7 +92,8 @@ async def append_batch(node: Node, session: Session, batch: SendBatch) -> Append
     part = node.replicas.partitions.get(pkey)
     if part is None:
         raise NotLeader("this node does not hold the partition (yet)")
-    records, ends = batch.records, batch.ends
+    records: memoryview | bytearray = batch.records
+    ends: np.ndarray = batch.ends  # encryption rewrites both
     if (cipher := encryption.for_writing(node)) is not None:
         records, ends = cipher.encrypt_batch(records, ends)
 
@@ -127,7 +130,7 @@ def _start_offset(
 @handler(codes.POLL_MESSAGES)
 async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
         who = resolve_for_poll(node, session, req.consumer, topic, req.partition_id)
         if who.partition_id is None:
             return PolledHead(partition_id=0, current_offset=0, count=0).encode()
@@ -150,7 +153,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
     read = plog.read(start, min(req.count, visible_end - start))
     if read.count == 0:
         return head.encode()
-    data = read.data
+    data: bytes | bytearray = read.data
     if (cipher := encryption.for_reading(node)) is not None:
         data = cipher.decrypt_records(data, read.count)
     if req.auto_commit:
@@ -169,7 +172,7 @@ async def poll_messages(node: Node, session: Session, req: rq.PollMessages) -> R
 @handler(codes.FLUSH_UNSAVED_BUFFER)
 async def flush_unsaved_buffer(node: Node, session: Session, req: rq.FlushUnsavedBuffer) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_send)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_send)
         leader = _leader(node, (topic.stream_id, topic.id, req.partition_id))
     if leader != node.node_id:
         return await forward(node, session, leader, codes.FLUSH_UNSAVED_BUFFER, req.encode())

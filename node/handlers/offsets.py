@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_poll
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import allowed_topic, current_offset
+from whippet.node.handlers._common import TopicRequest, allowed_topic, current_offset
 from whippet.node.handlers.consumers import resolve_for_offsets
 from whippet.node.routing import forward
 from whippet.wire import codes
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from whippet.node.session import Session
 
 
-def _topic(node: Node, session: Session, req: rq.GetConsumerOffset) -> Topic:
-    return allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_poll)
+def _topic(node: Node, session: Session, req: TopicRequest) -> Topic:
+    return allowed_topic(node, session, req.stream_id, req.topic_id, can_poll)
 
 
 @handler(codes.GET_CONSUMER_OFFSET)

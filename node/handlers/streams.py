@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
+from whippet.metadata.permissions import (
+    can_create_stream,
+    can_list_streams,
+    can_manage_stream,
+    can_read_stream,
+)
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import (
@@ -62,7 +68,7 @@ async def get_stream(node: Node, session: Session, req: rq.GetStream) -> Reply:
             stream = node.meta.machine.stream(key(req.stream_id))
         except StreamIdNotFound:
             return b""
-        require(perms.can_read_stream(stream.id))
+        require(can_read_stream(perms, stream.id))
         topics = [topic_info(node, stream.id, t) for _, t in sorted(stream.topics.items())]
         return StreamDetails(stream=stream_info(node, stream), topics=topics).encode()
 
@@ -70,14 +76,14 @@ async def get_stream(node: Node, session: Session, req: rq.GetStream) -> Reply:
 @handler(codes.GET_STREAMS)
 async def get_streams(node: Node, session: Session, req: rq.GetStreams) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_list_streams())
+        require(can_list_streams(permissions(node, session)))
         return encode_many(stream_info(node, s) for s in node.meta.machine.streams())
 
 
 @handler(codes.CREATE_STREAM)
 async def create_stream(node: Node, session: Session, req: rq.CreateStream) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_create_stream())
+        require(can_create_stream(permissions(node, session)))
     stream_id = await node.meta.propose(mc.CreateStream(name=req.name, created_at=now_us()))
     with node.meta.lock:
         return stream_info(node, node.meta.machine.stream(stream_id)).encode()
@@ -87,7 +93,7 @@ def _resolve_managed(node: Node, session: Session, stream_key: int | str) -> int
     with node.meta.lock:
         perms = permissions(node, session)
         stream = node.meta.machine.stream(stream_key)
-        require(perms.can_manage_stream(stream.id))
+        require(can_manage_stream(perms, stream.id))
         return stream.id
 
 

@@ -14,6 +14,7 @@ import zipfile
 from typing import TYPE_CHECKING
 
 from whippet import SERVER_VERSION
+from whippet.metadata.permissions import can_read_servers
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import permissions, require
@@ -64,7 +65,7 @@ async def get_client(node: Node, session: Session, req: rq.GetClient) -> Reply:
     if req.client_id == 0:
         raise InvalidClientId()
     with node.meta.lock:
-        require(permissions(node, session).can_read_servers())
+        require(can_read_servers(permissions(node, session)))
         other = node.clients.get(req.client_id)
         if other is None:
             return b""
@@ -74,7 +75,7 @@ async def get_client(node: Node, session: Session, req: rq.GetClient) -> Reply:
 @handler(codes.GET_CLIENTS)
 async def get_clients(node: Node, session: Session, req: rq.GetClients) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_read_servers())
+        require(can_read_servers(permissions(node, session)))
         return encode_many(_client_details(node, s).client for s in node.clients.all())
 
 
@@ -100,7 +101,7 @@ def _memory() -> tuple[int, int, int]:
 @handler(codes.GET_STATS)
 async def get_stats(node: Node, session: Session, req: rq.GetStats) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_read_servers())
+        require(can_read_servers(permissions(node, session)))
         streams = node.meta.machine.streams()
         topics = [t for s in streams for t in s.topics.values()]
         groups = sum(len(t.consumer_groups) for t in topics)
@@ -180,7 +181,7 @@ async def get_cluster_metadata(node: Node, session: Session, req: rq.GetClusterM
 async def get_snapshot_file(node: Node, session: Session, req: rq.GetSnapshotFile) -> Reply:
     """A ZIP of diagnostics (config, raft status, partition summary) for support tickets."""
     with node.meta.lock:
-        require(permissions(node, session).can_read_servers())
+        require(can_read_servers(permissions(node, session)))
         raft = node.meta.status()
     buf = io.BytesIO()
     compression = zipfile.ZIP_STORED if req.compression == 1 else zipfile.ZIP_DEFLATED

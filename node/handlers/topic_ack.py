@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_manage_topic, can_read_topic
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import allowed_topic
 from whippet.wire import codes
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @handler(codes.SET_TOPIC_ACK)
 async def set_topic_ack(node: Node, session: Session, req: rq.SetTopicAck) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_manage_topic)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_manage_topic)
         sid, tid = topic.stream_id, topic.id
     await node.meta.propose(mc.SetTopicAck(stream_id=sid, topic_id=tid, ack=req.ack))
     return b""
@@ -36,6 +36,6 @@ async def set_topic_ack(node: Node, session: Session, req: rq.SetTopicAck) -> Re
 @handler(codes.GET_TOPIC_ACK)
 async def get_topic_ack(node: Node, session: Session, req: rq.GetTopicAck) -> Reply:
     with node.meta.lock:
-        topic = allowed_topic(node, session, req.stream_id, req.topic_id, Permissions.can_read_topic)
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_read_topic)
         ack = topic.ack
     return TopicAck(ack=ack, effective=ack or node.config.cluster_ack).encode()

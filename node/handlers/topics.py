@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
-from whippet.metadata.permissions import Permissions
+from whippet.metadata.permissions import can_create_topic, can_manage_topic, can_read_topic
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import (
+    TopicRequest,
     allowed_topic,
     checked_replication_factor,
     current_offset,
@@ -74,7 +75,7 @@ async def get_topic(node: Node, session: Session, req: rq.GetTopic) -> Reply:
             topic = node.meta.machine.topic(key(req.stream_id), key(req.topic_id))
         except (StreamIdNotFound, TopicIdNotFound):
             return b""
-        require(perms.can_read_topic(topic.stream_id, topic.id))
+        require(can_read_topic(perms, topic.stream_id, topic.id))
         return topic_details(node, topic.stream_id, topic)
 
 
@@ -86,7 +87,7 @@ async def get_topics(node: Node, session: Session, req: rq.GetTopics) -> Reply:
             stream = node.meta.machine.stream(key(req.stream_id))
         except StreamIdNotFound:
             return b""
-        require(perms.can_read_topic(stream.id))
+        require(can_read_topic(perms, stream.id))
         return encode_many(topic_info(node, stream.id, t) for _, t in sorted(stream.topics.items()))
 
 
@@ -95,7 +96,7 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
     with node.meta.lock:
         perms = permissions(node, session)
         stream = node.meta.machine.stream(key(req.stream_id))
-        require(perms.can_create_topic(stream.id))
+        require(can_create_topic(perms, stream.id))
         replication_factor = checked_replication_factor(node, req.replication_factor)
     _check_max_size(node, req.max_topic_size)
     topic_id = await node.meta.propose(
@@ -114,11 +115,9 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
         return topic_details(node, stream.id, node.meta.machine.topic(stream.id, topic_id))
 
 
-def _resolve_managed(node: Node, session: Session, req: object) -> tuple[int, int]:
+def _resolve_managed(node: Node, session: Session, req: TopicRequest) -> tuple[int, int]:
     with node.meta.lock:
-        topic = allowed_topic(
-            node, session, req.stream_id, req.topic_id, Permissions.can_manage_topic  # type: ignore[attr-defined]
-        )
+        topic = allowed_topic(node, session, req.stream_id, req.topic_id, can_manage_topic)
         return topic.stream_id, topic.id
 
 

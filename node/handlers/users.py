@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whippet.metadata import commands as mc
+from whippet.metadata.permissions import can_manage_users, can_read_users
 from whippet.node import auth
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
@@ -63,7 +64,7 @@ def _target(node: Node, session: Session, user_key: int | str, *, own_ok: bool, 
     perms = permissions(node, session)
     user = node.meta.machine.user(user_key)
     if not (own_ok and user.id == session.user_id):
-        require(perms.can_manage_users() if manage else perms.can_read_users())
+        require(can_manage_users(perms) if manage else can_read_users(perms))
     return user
 
 
@@ -79,14 +80,14 @@ async def get_user(node: Node, session: Session, req: rq.GetUser) -> Reply:
 @handler(codes.GET_USERS)
 async def get_users(node: Node, session: Session, req: rq.GetUsers) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_read_users())
+        require(can_read_users(permissions(node, session)))
         return encode_many(user_info(u) for u in node.meta.machine.users())
 
 
 @handler(codes.CREATE_USER)
 async def create_user(node: Node, session: Session, req: rq.CreateUser) -> Reply:
     with node.meta.lock:
-        require(permissions(node, session).can_manage_users())
+        require(can_manage_users(permissions(node, session)))
     _check_username(req.username)
     _check_password(req.password)
     user_id = await node.meta.propose(

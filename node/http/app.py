@@ -18,6 +18,7 @@ from aiohttp import web
 from whippet import SERVER_VERSION
 from whippet.node.http import routes_messages, routes_streams, routes_system, routes_users
 from whippet.node.http.auth import Claims, TokenAuthority
+from whippet.node.http.console import add_console
 from whippet.node.http.errors import (
     NotFound,
     error_response,
@@ -99,4 +100,5 @@ def build_app(node: Node) -> web.Application:
     app[OPENAPI] = build_openapi(routes, SERVER_VERSION)
     for route in routes:
         app.router.add_route(route.method, route.path, _endpoint(node, tokens, route))
+    add_console(app, node, tokens)
     return app

@@ -66,17 +66,18 @@ class TokenAuthority:
 
     def issue(self, user_id: int) -> IssuedToken:
         now = int(time.time())
-        claims = {
+        expiry = now + self._expiry_s
+        claims: dict[str, str | int] = {
             "jti": uuid7(),
             "sub": str(user_id),
             "aud": AUDIENCE,
             "iss": ISSUER,
             "iat": now,
-            "exp": now + self._expiry_s,
+            "exp": expiry,
             "nbf": now,
         }
         token = jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
-        return IssuedToken(user_id=user_id, token=token, expiry=claims["exp"])
+        return IssuedToken(user_id=user_id, token=token, expiry=expiry)
 
     def decode(self, token: str) -> Claims:
         """Check signature, issuer, audience and times; raises InvalidAccessToken (78)."""

@@ -18,13 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from whippet.metadata.permissions import (
+from whippet.wire.errors import IggyError, InvalidFormat
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
+    flag_names,
 )
-from whippet.wire.errors import IggyError, InvalidFormat
 from whippet.wire.primitives import Identifier
 
 __all__ = [
@@ -203,13 +204,13 @@ def parse_size(value: Any, name: str) -> int:
     return size
 
 
-def _flags(obj: Any, cls: type, where: str) -> dict[str, bool]:
+def _flags(
+    obj: Any, cls: type[GlobalPermissions] | type[StreamPermissions] | type[TopicPermissions], where: str
+) -> dict[str, bool]:
     if not isinstance(obj, dict):
         raise fail(f"`{where}` must be an object")
     out = {}
-    for name in cls.__dataclass_fields__:
-        if name == "topics":
-            continue
+    for name in flag_names(cls):
         value = obj.get(name, False)
         if not isinstance(value, bool):
             raise fail(f"`{where}.{name}` must be true or false")

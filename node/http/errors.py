@@ -21,12 +21,6 @@ __all__ = ["NotFound", "error_body", "error_response", "not_found_response", "st
 
 log = logging.getLogger(__name__)
 
-#: stream/topic/partition/segment/client/group/member/offset/resource not found
-_NOT_FOUND = frozenset({1009, 2010, 3007, 4000, 100, 5000, 5003, 5006, 3021, 20})
-#: unauthenticated, access token missing/invalid, invalid personal access token
-_UNAUTHENTICATED = frozenset({40, 77, 78, 53})
-_FORBIDDEN = frozenset({41})
-
 #: the request field an error points at, as 0.8 names it in ``field``
 _FIELDS = {
     1009: "stream_id",
@@ -53,12 +47,13 @@ class NotFound(Exception):
 
 
 def status_of(code: int) -> int:
-    """The HTTP status 0.8 gives an Iggy error code."""
-    if code in _NOT_FOUND:
+    """The HTTP status 0.8 gives an Iggy error code (by the code's flags in ``wire.errors``)."""
+    kind = IggyError.for_code(code)
+    if kind.not_found:
         return 404
-    if code in _UNAUTHENTICATED:
+    if kind.unauthenticated:
         return 401
-    if code in _FORBIDDEN:
+    if kind.forbidden:
         return 403
     return 400
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from whippet.metadata.model import ACK_LEVELS
 from whippet.node.http.routing import Route
+from whippet.wire.ack import ACK_LEVELS
 
 __all__ = ["SCHEMAS", "build_openapi"]
 

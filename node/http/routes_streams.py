@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from whippet.metadata.model import ACK_LEVELS
 from whippet.node.http import json_shapes as js
 from whippet.node.http.bodies import (
     fail,
@@ -26,6 +25,7 @@ from whippet.node.http.errors import NotFound
 from whippet.node.http.routing import Call, Param, Route, json, no_content
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Identifier
 

@@ -29,7 +29,6 @@ __all__ = ["BinaryProtocol", "answer", "serve_binary"]
 log = logging.getLogger(__name__)
 
 _MAX_QUEUED = 16
-_CLOSING_CODES = {30, 100}  # StaleClient, ClientNotFound: sent, then the connection closes
 
 
 async def answer(node: Node, session: Session, code: int, payload: memoryview) -> tuple[list[Any], bool]:
@@ -46,7 +45,7 @@ async def answer(node: Node, session: Session, code: int, payload: memoryview) -
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure becomes a status frame, here only
-        return [error_frame(exc)], isinstance(exc, IggyError) and exc.status in _CLOSING_CODES
+        return [error_frame(exc)], isinstance(exc, IggyError) and exc.closes_connection
 
 
 class BinaryProtocol(asyncio.Protocol):

@@ -77,7 +77,10 @@ async def start(node: Node, host: str, port: int) -> tuple[int, Callable[[], Awa
         return _Connection(quic, node, live)
 
     server = await serve(host, port, configuration=server_configuration(node), create_protocol=make)
-    bound = server._transport.get_extra_info("sockname")[1]  # aioquic exposes no public accessor
+    transport = server._transport  # aioquic exposes no public accessor for the bound address
+    if transport is None:
+        raise OSError(f"QUIC server on {host}:{port} has no transport")
+    bound = transport.get_extra_info("sockname")[1]
 
     async def close() -> None:
         for conn in list(live):

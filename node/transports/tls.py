@@ -9,7 +9,7 @@ means a restarted node presents the same certificate, so a client that pinned it
 keeps working.
 
 Certificates are built here with ``cryptography`` (ECDSA P-256: fast to generate,
-accepted by rustls, OpenSSL and aioquic); ``whippet.cli.certs`` uses the same
+accepted by rustls, OpenSSL and aioquic); ``whippet.node.certs`` uses the same
 builder to make a development CA and node certificates signed by it.
 """
 

@@ -1,7 +1,7 @@
 """The SDK sends each partition's requests straight to its leader (GET_PARTITION_LEADERS), and
 keeps doing so across a leader's kill -9.
 
-Observable: ``whippet_requests_total{command="message.send"}`` counts a request on every node
+Observable: ``whippet_requests_total{command="message.send"|"message.send_appended"}`` counts a request on every node
 that dispatches it, so a forwarded send counts twice (the node that received it and the
 leader, where it arrives as ``message.send_appended``, 9004). Routed sends therefore add exactly one per send, on the partition's leader; sends
 through one node without routing add one more per send to a partition led elsewhere.
@@ -21,6 +21,9 @@ from whippet.sdk.options import Backoff
 pytestmark = pytest.mark.asyncio
 
 SENDS_PER_PARTITION = 5
+# Our SDK sends with SEND_MESSAGES_APPENDED (9004, "message.send_appended"), and a node forwards
+# any send to the leader with it: both names are sends.
+_SEND_COMMANDS = {("command", "message.send"), ("command", "message.send_appended")}
 
 
 async def _send_counts(cluster) -> dict[int, float]:  # type: ignore[no-untyped-def]
@@ -32,8 +35,7 @@ async def _send_counts(cluster) -> dict[int, float]:  # type: ignore[no-untyped-
         samples = await scrape(node)
         counts[node_id] = sum(
             v for (name, labels), v in samples.items()
-            if name == "whippet_requests_total"
-            and (("command", "message.send") in labels or ("command", "message.send_appended") in labels)
+            if name == "whippet_requests_total" and _SEND_COMMANDS & set(labels)
         )
     return counts
 

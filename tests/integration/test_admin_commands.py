@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.client import TestClient
-from whippet.metadata.permissions import GlobalPermissions, Permissions
 from whippet.wire import requests as rq
 from whippet.wire.errors import IggyError
+from whippet.wire.permissions import GlobalPermissions, Permissions
 from whippet.wire.primitives import Consumer, ConsumerKind, Identifier, PollingKind
 from whippet.wire.responses import (
     ClientDetails,

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from whippet.metadata.permissions import (
-    GlobalPermissions,
-    Permissions,
-    StreamPermissions,
-    TopicPermissions,
-)
 from whippet.node.http.auth import TokenAuthority, uuid7
 from whippet.node.http.bodies import parse_permissions, parse_size
 from whippet.node.http.errors import error_body, status_of
 from whippet.node.http.json_shapes import byte_size
 from whippet.wire.errors import IggyError, InvalidAccessToken, StreamIdNotFound
+from whippet.wire.permissions import (
+    GlobalPermissions,
+    Permissions,
+    StreamPermissions,
+    TopicPermissions,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from whippet.metadata.permissions import Permissions, StreamPermissions
 from whippet.sdk import Client, PollingStrategy
 from whippet.wire.errors import Unauthorized
+from whippet.wire.permissions import Permissions, StreamPermissions
 from whippet.wire.primitives import Partitioning
 
 pytestmark = pytest.mark.asyncio

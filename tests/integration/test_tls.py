@@ -1,5 +1,5 @@
 """TLS on TCP and WebSocket (and HTTPS when the HTTP transport is present): real handshakes
-against certificates from ``whippet.cli.certs``, verified by the official SDK and by ours.
+against certificates from ``whippet.node.certs``, verified by the official SDK and by ours.
 
 Plaintext sent to a TLS port must fail fast on the client side and leave the node serving.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from apache_iggy import IggyClient, PollingStrategy, SendMessage
 
-from whippet.cli.certs import DevCerts, make_certs
+from whippet.node.certs import DevCerts, make_certs
 from whippet.sdk.connection import Connection
 from whippet.wire import codes
 from whippet.wire import requests as rq

@@ -12,7 +12,6 @@ import pytest
 from tests.integration.test_cli_session import whippet
 from tests.integration.test_http_basics import Http
 from tests.support.client import TestClient
-from whippet.metadata.permissions import Permissions, StreamPermissions, TopicPermissions
 from whippet.sdk import Client
 from whippet.wire import codes
 from whippet.wire import requests as rq
@@ -23,6 +22,7 @@ from whippet.wire.errors import (
     TopicIdNotFound,
     Unauthorized,
 )
+from whippet.wire.permissions import Permissions, StreamPermissions, TopicPermissions
 from whippet.wire.primitives import Identifier
 
 pytestmark = pytest.mark.asyncio

@@ -48,7 +48,6 @@ from websockets.exceptions import ConnectionClosed as WsClosed
 from tests.security.fuzz_corpus import Case, Mutator, fuzz_user
 from tests.security.state import diff, state_digest
 from tests.support.client import TestClient
-from whippet.metadata.permissions import GlobalPermissions, Permissions, StreamPermissions
 from whippet.procs import NodeProcess
 from whippet.sdk.quic import QuicConnection
 from whippet.wire import codes
@@ -56,6 +55,7 @@ from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages
 from whippet.wire.errors import ConnectionClosed, IggyError
 from whippet.wire.framing import encode_request
+from whippet.wire.permissions import GlobalPermissions, Permissions, StreamPermissions
 from whippet.wire.primitives import Consumer, Identifier, Partitioning
 
 __all__ = ["FuzzReport", "fuzz_node", "prepare_target", "target_env"]

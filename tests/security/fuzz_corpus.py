@@ -26,11 +26,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tests.unit.wire.wire_samples import REQUESTS
-from whippet.metadata.permissions import GlobalPermissions, Permissions
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.batch import build_send_messages
 from whippet.wire.framing import MAX_CONTROL_PAYLOAD, encode_request
+from whippet.wire.permissions import GlobalPermissions, Permissions
 from whippet.wire.primitives import Consumer, Identifier, Partitioning, PollingStrategy
 from whippet.wire.table import COMMAND_TABLE
 

@@ -31,12 +31,6 @@ import aiohttp
 from tests.security.permission_rules import DEPARTURES, GLOBAL, STREAM, TOPIC, allows
 from tests.security.state import diff, state_digest
 from tests.support.client import TestClient
-from whippet.metadata.permissions import (
-    GlobalPermissions,
-    Permissions,
-    StreamPermissions,
-    TopicPermissions,
-)
 from whippet.node.http.auth import TokenAuthority
 from whippet.sdk.connection import Connection
 from whippet.sdk.quic import QuicConnection
@@ -47,6 +41,12 @@ from whippet.wire import responses as rs
 from whippet.wire.batch import build_send_messages
 from whippet.wire.errors import IggyError
 from whippet.wire.framing import encode_request
+from whippet.wire.permissions import (
+    GlobalPermissions,
+    Permissions,
+    StreamPermissions,
+    TopicPermissions,
+)
 from whippet.wire.primitives import Consumer, Identifier, Partitioning, PollingStrategy
 from whippet.wire.table import COMMAND_TABLE
 

@@ -38,7 +38,7 @@ from tests.security.outsider import (
 )
 from tests.security.state import diff, state_digest
 from tests.support.client import TestClient
-from whippet.cli.certs import make_certs, make_cluster_certs
+from whippet.node.certs import make_certs, make_cluster_certs
 from whippet.procs import Cluster, NodeProcess
 from whippet.replication._pb import replication_pb2 as pb
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc

@@ -25,14 +25,18 @@ _SUPPORTED = {"apiVersion", "kind", "resources", "images", "replacements"}
 _LOCAL = "config.kubernetes.io/local-config"
 
 
-def render(directory: Path = K8S_DIR, edits: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def render(
+    directory: Path = K8S_DIR, edits: dict[str, dict[str, Any]] | None = None, extra: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """The objects ``kubectl kustomize directory`` prints. ``edits`` patches loaded
-    resources first, by ``"Kind/name"`` -> {dotted path: value} (to test other sizes)."""
+    resources first, by ``"Kind/name"`` -> {dotted path: value} (to test other sizes).
+    ``extra`` adds files the kustomization does not list, as if the operator had applied
+    them too (``secret.example.yaml``: the Secret the StatefulSet references)."""
     kust = yaml.safe_load((directory / "kustomization.yaml").read_text())
     unknown = set(kust) - _SUPPORTED
     assert not unknown, f"k8s_render does not implement kustomization keys {unknown}"
     objects: list[dict[str, Any]] = []
-    for entry in kust["resources"]:
+    for entry in [*kust["resources"], *extra]:
         path = directory / entry
         assert path.is_file(), f"kustomization lists {entry}, which does not exist"
         objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]

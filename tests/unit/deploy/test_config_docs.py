@@ -88,7 +88,7 @@ def _probe_value(name: str) -> Any:
     """A valid non-default value for ``name`` that passes validate() on its own."""
     special: dict[str, Any] = {
         "storage_fsync": "interval", "cluster_ack": "leader", "log_level": "DEBUG", "node_id": 2,
-        "cluster_nodes": ("1@a:1",), "storage_segment_size": 8192,
+        "cluster_nodes": ("1@a:1",), "storage_segment_size": 8192, "http_console": "read-write",
     }
     if name in special:
         return special[name]

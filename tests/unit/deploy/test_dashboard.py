@@ -159,3 +159,28 @@ def test_prometheus_rules_and_scrape_config() -> None:
                 assert names and names <= allowed, f"{rule['alert']}: {names - allowed}"
                 seen.append(rule["alert"])
         assert len(seen) == len(set(seen))
+
+
+def test_kubernetes_discovery_by_default_and_the_static_job_only_in_the_local_example() -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert all("static_configs" not in job and "kubernetes_sd_configs" in job for job in config["scrape_configs"])
+    local = yaml.safe_load((PROMETHEUS / "prometheus-local.yml").read_text())
+    assert [job["static_configs"][0]["targets"] for job in local["scrape_configs"]] == [["127.0.0.1:3000"]]
+    assert local["rule_files"] == config["rule_files"]
+
+
+def test_alerts_about_streams_and_topics_name_them() -> None:
+    """An alert on a per-topic series joins the names in and its text shows names, not ids."""
+    rules = yaml.safe_load((PROMETHEUS / "whippet-rules.yml").read_text())
+    named = 0
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            summary = rule["annotations"]["summary"]
+            if "stream" in rule["expr"] or "$labels.stream" in summary or "$labels.topic" in summary:
+                named += 1
+                assert "whippet_topic_info" in rule["expr"], rule["alert"]
+                assert "$labels.stream_name" in summary and "$labels.topic_name" in summary, rule["alert"]
+                assert "$labels.stream }}" not in summary and "$labels.topic }}" not in summary
+                if "group" in summary:
+                    assert "$labels.group_name" in summary and "whippet_consumer_group_info" in rule["expr"]
+    assert named >= 3

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.deploy.k8s_render import K8S_DIR, container_env, find, render
+from tests.unit.deploy.k8s_render import K8S_DIR, find, render
 from whippet.node.config import load_config
 from whippet.node.transports.tls import issue_certificate, new_key, write_certs, write_key
 from whippet.replication.cluster_tls import ClusterSecurity
@@ -58,7 +58,7 @@ def _cluster_name(objects: list[dict[str, Any]]) -> str:
 def test_the_volume_is_where_the_entrypoint_looks_and_every_source_is_optional(objects: list[dict[str, Any]]) -> None:
     (container,) = _pod(objects)["containers"]
     mount = next(m for m in container["volumeMounts"] if m["name"] == "cluster-tls")
-    env = container_env(objects, container, "whippet-0", "streaming")
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["CLUSTER_TLS_DIR"] == mount["mountPath"] and mount["readOnly"]
     sources = _sources(objects)
     assert all(s["optional"] for s in sources)  # a one-node cluster needs none of them

@@ -93,8 +93,8 @@ def test_renders_every_object_and_drops_the_local_config(objects: list[dict[str,
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
     assert kinds == [
         "ConfigMap/whippet-config",
+        "NetworkPolicy/whippet",
         "PodDisruptionBudget/whippet",
-        "Secret/whippet-secrets",
         "Service/whippet",
         "Service/whippet-client",
         "ServiceMonitor/whippet",
@@ -226,7 +226,8 @@ def test_env_and_config_file_are_settings_the_node_knows(objects: list[dict[str,
     # Secrets stay out of the ConfigMap: they come from the Secret through the environment.
     toml = _node_toml(objects)
     assert "secret" not in toml.get("cluster", {}) and "root_password" not in toml.get("auth", {})
-    secret_keys = set(find(objects, "Secret", "whippet-secrets")["stringData"])
+    example = render(extra=("secret.example.yaml",))
+    secret_keys = set(find(example, "Secret", "whippet-secrets")["stringData"])
     refs = {v["valueFrom"]["secretKeyRef"]["key"] for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})}
     assert refs == secret_keys
 
@@ -236,4 +237,77 @@ def test_every_manifest_file_is_listed() -> None:
 
     listed = set(yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["resources"])
     on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
-    assert on_disk == listed
+    assert on_disk - {p.name for p in K8S_DIR.glob("*.example.yaml")} == listed
+
+
+def test_pods_pass_pod_security_restricted(objects: list[dict[str, Any]]) -> None:
+    """What a namespace enforcing Pod Security "restricted" admits (tests/unit/deploy/pod_security.py)."""
+    from tests.unit.deploy.pod_security import pod_template, violations
+
+    assert violations(pod_template(find(objects, "StatefulSet", "whippet"))) == []
+    assert _pod(objects)["spec"]["automountServiceAccountToken"] is False
+    # The checker is not vacuous: without the seccomp profiles, or with a capability, it refuses.
+    bare = render(edits={"StatefulSet/whippet": {"spec.template.spec.securityContext": {"runAsNonRoot": True}}})
+    container = _container(bare)
+    container["securityContext"] = {**container["securityContext"], "seccompProfile": {"type": "Unconfined"},
+                                     "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}
+    found = violations(pod_template(find(bare, "StatefulSet", "whippet")))
+    assert any("seccompProfile" in v for v in found) and any("NET_ADMIN" in v for v in found)
+
+
+def test_network_policy_opens_client_ports_and_keeps_raft_and_replication_to_members(
+    objects: list[dict[str, Any]],
+) -> None:
+    policy = find(objects, "NetworkPolicy", "whippet")["spec"]
+    labels = _pod(objects)["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in policy["podSelector"]["matchLabels"].items())
+    assert policy["policyTypes"] == ["Ingress"]  # anything not listed below is denied
+    container_ports = {p["name"]: p for p in _container(objects)["ports"]}
+    open_to_all, members_only = set(), set()
+    for rule in policy["ingress"]:
+        names = {p["port"] for p in rule["ports"]}
+        for p in rule["ports"]:
+            assert p["protocol"] == container_ports[p["port"]].get("protocol", "TCP")
+        if "from" not in rule:
+            open_to_all |= names
+        else:
+            (peer,) = rule["from"]
+            assert set(peer) == {"podSelector"} and peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "whippet"}
+            members_only |= names
+    assert open_to_all == {"tcp", "http", "quic", "ws"}
+    assert members_only == {"raft", "replication"}
+    assert open_to_all | members_only == set(container_ports)  # every port the pod has is decided
+
+
+def test_members_spread_over_zones_and_machines(objects: list[dict[str, Any]]) -> None:
+    spread = {c["topologyKey"]: c for c in _pod(objects)["spec"]["topologySpreadConstraints"]}
+    assert set(spread) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["topology.kubernetes.io/zone"]["maxSkew"] == 1
+    labels = _pod(objects)["metadata"]["labels"]
+    for c in spread.values():
+        assert all(labels.get(k) == v for k, v in c["labelSelector"]["matchLabels"].items())
+
+
+@pytest.mark.parametrize("replicas", [3, 5])
+def test_the_disruption_budget_keeps_a_quorum(replicas: int) -> None:
+    """A drain may take pods only while a Raft majority and a quorum of every RF-3 partition remain."""
+    objects = render(edits={"ConfigMap/whippet-cluster-size": {"data.replicas": str(replicas)}})
+    budget = find(objects, "PodDisruptionBudget", "whippet")["spec"]
+    down = budget["maxUnavailable"]
+    assert replicas - down >= replicas // 2 + 1 and 3 - down >= 3 // 2 + 1
+
+
+def test_the_secret_is_referenced_never_created_by_the_kustomization(objects: list[dict[str, Any]]) -> None:
+    assert [o for o in objects if o["kind"] == "Secret"] == []  # `apply -k` cannot overwrite a real one
+    refs = {v["valueFrom"]["secretKeyRef"]["name"] for v in _container(objects)["env"]
+            if "secretKeyRef" in v.get("valueFrom", {})}
+    assert refs == {"whippet-secrets"}
+    assert all(v["valueFrom"]["secretKeyRef"]["optional"] is False for v in _container(objects)["env"]
+               if "secretKeyRef" in v.get("valueFrom", {}))
+    example = find(render(extra=("secret.example.yaml",)), "Secret", "whippet-secrets")
+    assert all(v.startswith("replace-me") for v in example["stringData"].values())  # placeholders the pod refuses
+
+
+def test_the_shipped_config_turns_deduplication_on(objects: list[dict[str, Any]]) -> None:
+    assert _node_toml(objects)["dedup"]["enabled"] is True

@@ -36,7 +36,7 @@ SECRETS = {"WHIPPET_CLUSTER_SECRET": "s3cret-cluster-pass", "WHIPPET_AUTH_ROOT_P
 
 @pytest.fixture(scope="module")
 def objects() -> list[dict[str, Any]]:
-    return render()
+    return render(extra=("secret.example.yaml",))
 
 
 def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def _launch(
 
 def _cluster_tls(tmp_path: Path) -> dict[str, str]:
     """The Secret whippet-cluster-tls as `make certs` makes it, for the 3 members."""
-    from whippet.cli.certs import make_cluster_certs
+    from whippet.node.certs import make_cluster_certs
 
     made = make_cluster_certs(tmp_path / "certs", "whippet", [1, 2, 3])
     return {"CLUSTER_TLS_DIR": str(made.directory)}  # remap: the Secret's volume

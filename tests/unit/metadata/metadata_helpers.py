@@ -9,13 +9,13 @@ import pytest
 from whippet.metadata import commands as c
 from whippet.metadata.machine import MetadataMachine
 from whippet.metadata.model import ClusterNode
-from whippet.metadata.permissions import (
+from whippet.wire.errors import IggyError
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire.errors import IggyError
 
 
 def node(i: int) -> ClusterNode:

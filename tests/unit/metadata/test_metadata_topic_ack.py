@@ -13,8 +13,8 @@ from tests.unit.metadata.metadata_helpers import machine_with_topic, reject
 from whippet.metadata import commands as c
 from whippet.metadata import events as e
 from whippet.metadata.machine import MetadataMachine
-from whippet.metadata.model import ACK_LEVELS
 from whippet.replication.quorum import LeaderCore
+from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import (
     InvalidCommand,
     StateFileCorrupted,

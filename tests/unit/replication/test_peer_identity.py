@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from whippet.cli.certs import make_cluster_certs
-from whippet.node.config import ConfigError, load_config
-from whippet.replication.cluster_tls import ClusterSecurity
+from whippet.node.certs import make_cluster_certs
+from whippet.node.config import load_config
+from whippet.replication.cluster_tls import ClusterSecurity, ClusterSecurityError
 from whippet.replication.peer_identity import (
     AUTH_HEADER,
     PROOF_WINDOW_S,
@@ -88,10 +88,10 @@ def test_the_listener_accepts_a_member_of_its_cluster_with_its_own_proof(tmp_pat
 def test_a_certificate_for_another_node_stops_the_node_at_start(tmp_path: Path) -> None:
     made = make_cluster_certs(tmp_path, "whippet", [2])
     env = {**made.env(2), "WHIPPET_NODE_ID": "1"}
-    with pytest.raises(ConfigError, match=r"names whippet://whippet/node/2; this node is whippet://whippet/node/1"):
+    with pytest.raises(ClusterSecurityError, match=r"names whippet://whippet/node/2; this node is whippet://whippet/node/1"):
         ClusterSecurity(load_config(None, env=env))
     env["WHIPPET_CLUSTER_TLS_CA_FILE"] = str(tmp_path / "missing.pem")
-    with pytest.raises(ConfigError, match="cluster_tls_ca_file=.*missing.pem"):
+    with pytest.raises(ClusterSecurityError, match="cluster_tls_ca_file=.*missing.pem"):
         ClusterSecurity(load_config(None, env=env))
 
 

@@ -14,6 +14,7 @@ from whippet.wire import codes
 from whippet.wire.errors import ConnectionClosed, InvalidCommand, NotLeader
 from whippet.wire.primitives import Consumer, Partitioning, PollingStrategy
 from whippet.wire.responses import (
+    Appended,
     ClusterMetadata,
     ClusterNode,
     IdentityInfo,
@@ -55,6 +56,8 @@ class Cluster:
             parts = [PartitionLeader(0, self.leader_of_0, self.epoch), PartitionLeader(1, 1, 0)]
             return PartitionLeaders(port, [LeaderNode(1, "n1"), LeaderNode(2, "n2")],
                                     [TopicLeaders(0, 0, "s", "t", parts)]).encode()
+        if code == codes.SEND_MESSAGES_APPENDED:
+            return Appended(partition_id=0, first_offset=0, stored=1, duplicates=0).encode()
         if code == codes.POLL_MESSAGES:
             return PolledHead(partition_id=0, current_offset=0, count=0).encode()
         return b""
@@ -109,7 +112,7 @@ async def test_partition_requests_go_to_the_leader_and_group_requests_stay_home(
         await client.poll_messages("s", "t", 0, Consumer.group("g"), PollingStrategy.next(), 1)
         await client.store_consumer_offset(7, "0", "0", 0, 1)  # ids instead of names: same partition
         await client.store_consumer_offset(Consumer.group("g"), "s", "t", 0, 1)
-    assert cluster.on(codes.SEND_MESSAGES) == [2, 1, 2, 1]
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [2, 1, 2, 1]
     assert cluster.on(codes.POLL_MESSAGES) == [2, 1]
     assert cluster.on(codes.STORE_CONSUMER_OFFSET) == [2, 1]
     assert cluster.on(codes.LOGIN_USER) == [1, 2]  # the leader's link logs in too
@@ -123,7 +126,7 @@ async def test_a_0_8_server_answering_invalid_command_gets_everything_as_before(
             await _send(client, p)
         await _send_to_new_topic(client)
         assert not client.routing.leaders_offered
-    assert cluster.on(codes.SEND_MESSAGES) == [1, 1, 1, 1]
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 1, 1, 1]
     assert cluster.on(codes.GET_PARTITION_LEADERS) == [1]  # asked once, never per topic afterwards
 
 
@@ -144,15 +147,15 @@ async def test_a_dead_leader_sends_its_partitions_home_at_once(cluster: Cluster)
         cluster.down.add(2)  # kill -9 of node 2
         await _send(client, 0)  # written on the dead link: retried through home
         await _send(client, 0)  # node 2 is skipped for a while: home directly
-    assert cluster.on(codes.SEND_MESSAGES) == [2, 1, 1]
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [2, 1, 1]
 
 
 async def test_a_not_leader_answer_refreshes_and_follows_the_new_leader(cluster: Cluster) -> None:
     async with _client() as client:
         await _send(client, 0)
-        cluster.fail[(2, codes.SEND_MESSAGES)] = [NotLeader()]
+        cluster.fail[(2, codes.SEND_MESSAGES_APPENDED)] = [NotLeader()]
         cluster.leader_of_0, cluster.epoch = 1, 2  # moved to node 1 (the home node)
         await _send(client, 0)
         await _send(client, 0)
-    assert cluster.on(codes.SEND_MESSAGES) == [2, 2, 1, 1]
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [2, 2, 1, 1]
     assert cluster.on(codes.GET_PARTITION_LEADERS) == [1, 1]  # connect, then the refresh after not-leader

@@ -8,7 +8,7 @@ from typing import Any
 import xxhash
 
 from whippet.sdk.consumer import AutoCommit, Consumer, ConsumerConfig
-from whippet.sdk.messages import PolledMessage, PolledMessages
+from whippet.sdk.messages import PolledMessage, PolledMessages, SendResult
 from whippet.sdk.producer import Producer, ProducerConfig
 from whippet.wire.batch import parse_send_messages
 from whippet.wire.primitives import Partitioning, PollingKind
@@ -24,6 +24,7 @@ class FakeClient:
         self.polls: list[Any] = []
         self.script: list[PolledMessages] = []
         self.stored: list[tuple[int, int]] = []
+        self.ends: dict[int, int] = {}
 
     async def connect(self) -> None:
         pass
@@ -32,13 +33,16 @@ class FakeClient:
         info = TopicInfo(0, 0, self.partitions, 0, 1, 0, 1, 0, 0, "t")
         return TopicDetails(info, [PartitionInfo(i, 0, 1, 0, 0, 0) for i in range(self.partitions)])
 
-    async def send_frame(self, frame: bytes, stream: Any, topic: Any, partition: int) -> None:
+    async def send_batch(self, encoded: Any, stream: Any, topic: Any, partitioning: Partitioning) -> SendResult:
         await self.gate.wait()
-        batch = parse_send_messages(memoryview(frame)[8:])
+        batch = parse_send_messages(memoryview(encoded.frame(stream, topic, partitioning))[8:])
         area = bytes(batch.records)
         ids = [int.from_bytes(area[s + 8 : s + 24], "little") for s in batch.starts()]
-        assert batch.partitioning.partition == partition
+        partition = batch.partitioning.partition
+        first = self.ends.get(partition, 0)
+        self.ends[partition] = first + batch.count
         self.frames.append((partition, batch.count, ids))
+        return SendResult(partition, first, batch.count, 0)
 
     async def poll_messages(self, stream: Any, topic: Any, partition: Any, consumer: Any, strategy: Any,
                             count: int, auto_commit: bool) -> PolledMessages:

@@ -9,14 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.wire.wire_samples import PERMS
-from whippet.metadata.permissions import (
-    ROOT_PERMISSIONS,
+from whippet.metadata.permissions import ROOT_PERMISSIONS
+from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire.errors import IggyError, InvalidCommand, InvalidFormat
 from whippet.wire.primitives import (
     Consumer,
     ConsumerKind,

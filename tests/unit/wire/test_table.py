@@ -12,7 +12,7 @@ REFERENCE_CODES = [
     300, 301, 302, 303, 304, 305, 402, 403, 503, 600, 601, 602, 603, 604, 605,
 ]  # fmt: skip
 # whippet's own commands, past Iggy's table (a 0.8 server answers them with InvalidCommand).
-WHIPPET_CODES = [9001, 9002, 9003, 9004]
+WHIPPET_CODES = [9001, 9002, 9003, 9004, 9005, 9006]
 
 
 def test_table_holds_exactly_the_reference_codes_and_ours() -> None:
@@ -32,8 +32,8 @@ def test_entries_are_consistent() -> None:
     assert len(set(names)) == len(names)
     for code, spec in COMMAND_TABLE.items():
         assert spec.code == code
-        if spec.request is None:
-            assert code in (codes.SEND_MESSAGES, codes.SEND_MESSAGES_APPENDED)  # parsed by wire.batch
+        if spec.request is None:  # parsed by wire.batch
+            assert code in (codes.SEND_MESSAGES, codes.SEND_MESSAGES_APPENDED)
         else:
             assert spec.request.CODE == code
 
@@ -59,3 +59,20 @@ def test_replicated_flags() -> None:
     ):
         assert not COMMAND_TABLE[code].replicated
     assert COMMAND_TABLE[codes.CREATE_TOPIC].name == "topic.create"
+
+
+def test_logins_and_repeatable_commands() -> None:
+    logins = {c for c, s in COMMAND_TABLE.items() if s.login}
+    assert logins == {codes.LOGIN_USER, codes.LOGIN_WITH_PERSONAL_ACCESS_TOKEN}
+    repeatable = {c for c, s in COMMAND_TABLE.items() if s.repeatable}
+    # Every read of 0.8's table, the logins, and the writes whose repeat is harmless.
+    assert repeatable == logins | {
+        codes.PING, codes.GET_STATS, codes.GET_CLUSTER_METADATA, codes.GET_ME, codes.GET_CLIENT,
+        codes.GET_CLIENTS, codes.GET_USER, codes.GET_USERS, codes.GET_PERSONAL_ACCESS_TOKENS,
+        codes.POLL_MESSAGES, codes.SEND_MESSAGES, codes.FLUSH_UNSAVED_BUFFER,
+        codes.GET_CONSUMER_OFFSET, codes.STORE_CONSUMER_OFFSET, codes.GET_STREAM, codes.GET_STREAMS,
+        codes.GET_TOPIC, codes.GET_TOPICS, codes.GET_CONSUMER_GROUP, codes.GET_CONSUMER_GROUPS,
+        codes.JOIN_CONSUMER_GROUP,
+    }
+    for code in (codes.CREATE_STREAM, codes.DELETE_TOPIC, codes.LOGOUT_USER, codes.SEND_MESSAGES_APPENDED):
+        assert not COMMAND_TABLE[code].repeatable

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from whippet.metadata.permissions import (
+from whippet.wire import requests as rq
+from whippet.wire import responses as rs
+from whippet.wire.permissions import (
     GlobalPermissions,
     Permissions,
     StreamPermissions,
     TopicPermissions,
 )
-from whippet.wire import requests as rq
-from whippet.wire import responses as rs
 from whippet.wire.primitives import Consumer, Identifier, PollingStrategy
 
 S = Identifier(7)
@@ -42,6 +42,9 @@ REQUESTS: list[rq.WireStruct] = [
     rq.SetTopicAck(stream_id=S, topic_id=T, ack="all"),
     rq.SetTopicAck(stream_id=S, topic_id=T, ack=""),
     rq.GetTopicAck(stream_id=S, topic_id=T),
+    rq.GetPartitionStates(stream_id=S, topic_id=T, partitions=[]),
+    rq.GetPartitionStates(stream_id=S, topic_id=T, partitions=[0, 2]),
+    rq.GetConsumerAssignment(stream_id=S, topic_id=T, group_id=S),
     rq.GetMe(),
     rq.GetClient(client_id=123456),
     rq.GetClients(),

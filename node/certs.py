@@ -1,4 +1,4 @@
-"""``python -m whippet.cli.certs --out DIR``: a development CA and node certificates.
+"""``python -m whippet.node.certs --out DIR``: a development CA and node certificates.
 
 Writes, in ``DIR``:
 
@@ -25,6 +25,9 @@ cluster CA, so a client certificate of the first CA never passes as a member:
 Each node certificate names the node and its cluster (:mod:`whippet.replication.cluster_tls`):
 a member refuses a peer whose certificate is for another cluster, even one signed
 by the same CA.
+
+A node tool, not a CLI command: it shares ``node.transports.tls``'s certificate code
+and needs the node's ``cryptography``, which the SDK/CLI install does not bring.
 """
 
 from __future__ import annotations
