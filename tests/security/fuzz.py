@@ -46,7 +46,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed as WsClosed
 
 from tests.security.fuzz_corpus import Case, Mutator, fuzz_user
-from tests.security.state import diff, state_digest
+from tests.security.state import diff, raft_delta, state_digest
 from tests.support.client import TestClient
 from whippet.procs import NodeProcess
 from whippet.sdk.quic import QuicConnection
@@ -407,7 +407,6 @@ async def fuzz_node(node: NodeProcess, root_password: str, transport: str, frame
     root = ("iggy", root_password)
     logins = (root, ("reader", "reader-pw"), *(fuzz_user(w) for w in range(1, WORKERS)))
     before = await state_digest(node.address, node.http_port, root=root, logins=logins)
-    raft_before = before["raft commit index"]
     tally = Tally()
     crashes = 0
     started = time.monotonic()
@@ -433,20 +432,20 @@ async def fuzz_node(node: NodeProcess, root_password: str, transport: str, frame
                 f"{tally.frames / (time.monotonic() - started):.0f}/s")
     seconds = time.monotonic() - started
     changes: list[str] = []
-    raft_delta = 0
+    committed = 0
     if crashes == 0:
         after = await state_digest(node.address, node.http_port, root=root, logins=logins)
-        raft_delta = after["raft commit index"] - raft_before
+        committed = raft_delta(before, after)
         changes = [line for line in diff(before, after) if not line.startswith("raft commit index")]
-        if raft_delta != tally.own_writes:
-            changes.append(f"raft commit index grew by {raft_delta}, own-account writes answered OK: "
+        if committed != tally.own_writes:
+            changes.append(f"raft commit index grew by {committed}, own-account writes answered OK: "
                            f"{tally.own_writes}")
     return FuzzReport(
         transport=transport, frames=tally.frames, answered=tally.answered, seconds=round(seconds, 1),
         crashes=crashes, hangs=len(tally.hangs), state_changes=len(changes), connections=tally.connections,
         early_closes=tally.early_closes, max_service_ms=round(tally.max_service_s * 1000, 1),
         statuses={str(k): v for k, v in tally.statuses.most_common()}, mutations=dict(tally.by_mutation),
-        hang_samples=tally.hangs[:20], state_diff=changes[:20], raft_delta=raft_delta, own_writes=tally.own_writes,
+        hang_samples=tally.hangs[:20], state_diff=changes[:20], raft_delta=committed, own_writes=tally.own_writes,
     )
 
 

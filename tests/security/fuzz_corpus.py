@@ -93,6 +93,8 @@ def _aimed() -> list[rq.WireStruct]:
             rq.DeleteConsumerOffset(consumer=c1, stream_id=s, topic_id=t, partition_id=0),
             rq.SetTopicAck(stream_id=s, topic_id=t, ack="leader"), rq.GetTopicAck(stream_id=s, topic_id=t),
             rq.GetPartitionLeaders(stream_id=s, topic_id=t),
+            rq.GetPartitionStates(stream_id=s, topic_id=t, partitions=[0, 1]),
+            rq.GetConsumerAssignment(stream_id=s, topic_id=t, group_id=g),
         ]
     root_perms = Permissions(global_=GlobalPermissions(**{f: True for f in GlobalPermissions.__dataclass_fields__}))
     for user in (Identifier("fuzzer-1"), Identifier("iggy"), Identifier(0), Identifier(1), Identifier(2)):
@@ -122,6 +124,7 @@ def _sends() -> list[bytes]:
         for part in (Partitioning.partition_id(0), Partitioning.balanced(), Partitioning.messages_key(b"k")):
             body = build_send_messages(s, t, part, [(0, b"fuzz", b"", 0), (7, b"x" * 100, b"", 0)])
             frames.append(encode_request(codes.SEND_MESSAGES, body))
+            frames.append(encode_request(codes.SEND_MESSAGES_APPENDED, body))
     return frames
 
 

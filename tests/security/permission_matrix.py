@@ -50,7 +50,7 @@ from whippet.wire.permissions import (
 from whippet.wire.primitives import Consumer, Identifier, Partitioning, PollingStrategy
 from whippet.wire.table import COMMAND_TABLE
 
-__all__ = ["COMMANDS", "PRINCIPALS", "TRANSPORTS", "Command", "MatrixResult", "Principal", "run_matrix"]
+__all__ = ["COMMANDS", "PRINCIPALS", "TRANSPORTS", "Command", "MatrixResult", "Principal", "expected", "run_matrix"]
 
 TRANSPORTS = ("tcp", "ws", "quic", "http")
 ROOT = ("iggy", "iggy")
@@ -176,6 +176,7 @@ COMMANDS: list[Command] = [
                          count=10, auto_commit=False), "POLL",
          ("GET", _TOPIC_PATH + "/messages?consumer_id=1&partition_id=0&kind=offset&value=0&count=10", None)),
     Command(codes.SEND_MESSAGES, "SEND", _send_body, ("POST", _TOPIC_PATH + "/messages", _SEND_JSON)),
+    Command(codes.SEND_MESSAGES_APPENDED, "SEND", _send_body, None),
     _cmd(rq.FlushUnsavedBuffer(stream_id=S, topic_id=T, partition_id=0, fsync=False), "SEND",
          ("GET", _TOPIC_PATH + "/messages/flush/0/false", None)),
     _cmd(rq.GetConsumerOffset(consumer=_C1, stream_id=S, topic_id=T, partition_id=0), "POLL",
@@ -219,6 +220,8 @@ COMMANDS: list[Command] = [
     _cmd(rq.SetTopicAck(stream_id=S, topic_id=T, ack="leader"), "TOP-M", ("PUT", _TOPIC_PATH + "/ack",
                                                                          {"ack": "leader"}), changes=True),
     _cmd(rq.GetTopicAck(stream_id=S, topic_id=T), "TOP-R", ("GET", _TOPIC_PATH + "/ack", None)),
+    _cmd(rq.GetPartitionStates(stream_id=S, topic_id=T, partitions=[]), "TOP-R", None),
+    _cmd(rq.GetConsumerAssignment(stream_id=S, topic_id=T, group_id=G), "TOP-R", None),
     _cmd(rq.LogoutUser(), "AUTH", ("DELETE", "/users/logout", None), order=9),
 ]
 
@@ -390,6 +393,11 @@ class MatrixResult:
     per_transport: dict[str, int] = field(default_factory=dict)
 
 
+def expected() -> dict[tuple[str, str], bool]:
+    """(command name, principal name) -> whether the rules allow it."""
+    return {(c.name, p.name): allows(c.rule, p.flags, p.logged_in) for c in COMMANDS for p in PRINCIPALS}
+
+
 def applicable(command: Command, transport: str, principal: Principal) -> bool:
     if transport == "http":
         return command.http is not None
@@ -414,10 +422,7 @@ async def run_matrix(node: Any, log: Callable[[str], Awaitable[None]] | None = N
     pat = rs.RawPersonalAccessToken.decode(await pat_owner.request(
         codes.CREATE_PERSONAL_ACCESS_TOKEN, rq.CreatePersonalAccessToken(name="matrix", expiry=0).encode())).token
     await pat_owner.close()
-    for command in COMMANDS:
-        for principal in PRINCIPALS:
-            result.expected[(command.name, principal.name)] = allows(command.rule, principal.flags,
-                                                                     principal.logged_in)
+    result.expected = expected()
     try:
         async with aiohttp.ClientSession() as http:
             for transport in transports:

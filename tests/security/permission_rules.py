@@ -44,8 +44,10 @@ LABELS: dict[str, set[str] | None] = {
     "SEND": {"g.send_messages", "g.manage_streams", "g.manage_topics", "s.manage_stream", "s.manage_topics",
              "s.send_messages", "t.manage_topic", "t.send_messages"},
 }
-# whippet's own GET_PARTITION_LEADERS (9001), asked for one topic: the topic's routes are for
-# whoever may read, poll or send to it (docs/ARCHITECTURE.md, "Partition leaders for clients")
+# whippet's own commands (docs/ARCHITECTURE.md) use the labels above: SEND_MESSAGES_APPENDED (9004)
+# is a send (SEND); GET_PARTITION_STATES (9005), GET_CONSUMER_ASSIGNMENT (9006) and GET_TOPIC_ACK
+# (9003) read a topic (TOP-R); SET_TOPIC_ACK (9002) manages it (TOP-M). GET_PARTITION_LEADERS
+# (9001), asked for one topic, answers whoever may read, poll or send to it:
 LABELS["ROUTE"] = LABELS["TOP-R"] | LABELS["POLL"] | LABELS["SEND"]  # type: ignore[operator]
 
 #: Where whippet is deliberately stricter than 0.8, with the reason (docs/SECURITY.md repeats it):

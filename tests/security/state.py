@@ -9,6 +9,10 @@ the metadata is a Raft entry, so this catches changes the API does not list, suc
 an offset stored for a consumer id nobody asked about).
 
 The digest is a dict of labelled values, so a failing comparison names what changed.
+Reading a consumer offset is linearizable (a Raft no-op barrier, ``MetadataStore.barrier``),
+so the digest itself moves the commit index: it is read before the digest's own reads
+(``raft index at start``) and after them (``raft index at end``), and :func:`diff`
+compares one digest's end with the next one's start.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from whippet.wire import responses as rs
 from whippet.wire.errors import IggyError
 from whippet.wire.primitives import Consumer, Identifier
 
-__all__ = ["Digest", "diff", "raft_commit_index", "state_digest"]
+__all__ = ["Digest", "diff", "raft_commit_index", "raft_delta", "state_digest"]
 
 Digest = dict[str, Any]
+START, END = "raft index at start", "raft index at end"
 #: consumers whose stored offsets are part of the digest (kind-1 ids); groups are read from the state
 CONSUMER_IDS = (0, 1, 2, 3, 7, 42)
 _COMMIT = re.compile(r"^whippet_raft_commit_index (\S+)$", re.M)
@@ -51,7 +56,7 @@ async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = 
                        logins: tuple[tuple[str, str], ...] = (), client: TestClient | None = None) -> Digest:
     """The node's observable state (see the module docstring); ``client``: read over this
     root connection instead of a new one (saves a password hash per digest)."""
-    out: Digest = {}
+    out: Digest = {START: raft_commit_index(http_port)}
     c = client or await TestClient.connect(address, login=root)
     try:
         for s in rs.decode_streams(await c.call(rq.GetStreams())):
@@ -80,14 +85,21 @@ async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = 
             await c.close()
     for username, password in logins:
         out[f"login {username}"] = await _logs_in(address, username, password)
-    out["raft commit index"] = raft_commit_index(http_port)
+    out[END] = raft_commit_index(http_port)
     return out
+
+
+def raft_delta(before: Digest, after: Digest) -> int:
+    """Raft entries committed between two digests (not counting their own barriers)."""
+    return int(after[START]) - int(before[END])
 
 
 def diff(before: Digest, after: Digest) -> list[str]:
     """What changed between two digests, one line per key (empty when nothing did)."""
     lines = []
-    for key in sorted(set(before) | set(after)):
+    for key in sorted((set(before) | set(after)) - {START, END}):
         if before.get(key) != after.get(key):
             lines.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+    if raft_delta(before, after):
+        lines.append(f"raft commit index: {before[END]} -> {after[START]}")
     return lines
