@@ -17,6 +17,7 @@ compares one digest's end with the next one's start.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.request
 from typing import Any
@@ -43,6 +44,20 @@ def raft_commit_index(http_port: int) -> int:
     return int(float(match.group(1))) if match else -1
 
 
+async def _settled_commit_index(http_port: int, timeout: float = 3.0) -> int:
+    """The commit index once it stopped moving: the metric is the Raft thread's status, refreshed
+    per tick, so right after a write (or a barrier) it may not show it yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = raft_commit_index(http_port)
+    while True:
+        await asyncio.sleep(0.15)
+        now = raft_commit_index(http_port)
+        if now == last or loop.time() > deadline:
+            return now
+        last = now
+
+
 async def _logs_in(address: str, username: str, password: str) -> bool:
     try:
         client = await TestClient.connect(address, login=(username, password))
@@ -56,7 +71,7 @@ async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = 
                        logins: tuple[tuple[str, str], ...] = (), client: TestClient | None = None) -> Digest:
     """The node's observable state (see the module docstring); ``client``: read over this
     root connection instead of a new one (saves a password hash per digest)."""
-    out: Digest = {START: raft_commit_index(http_port)}
+    out: Digest = {START: await _settled_commit_index(http_port)}
     c = client or await TestClient.connect(address, login=root)
     try:
         for s in rs.decode_streams(await c.call(rq.GetStreams())):
@@ -85,7 +100,7 @@ async def state_digest(address: str, http_port: int, *, root: tuple[str, str] = 
             await c.close()
     for username, password in logins:
         out[f"login {username}"] = await _logs_in(address, username, password)
-    out[END] = raft_commit_index(http_port)
+    out[END] = await _settled_commit_index(http_port)
     return out
 
 
