@@ -193,6 +193,8 @@ async def create_personal_access_token(
     if len(names) >= node.config.auth_max_tokens_per_user:
         raise PersonalAccessTokensLimitReached(f"a user holds at most {node.config.auth_max_tokens_per_user} tokens")
     expiry_at = 0 if req.expiry in (0, _U64_MAX) else now_us() + req.expiry
+    if expiry_at > _U64_MAX:  # past the year 580,000: never (the command could not hold it)
+        expiry_at = 0
     token = auth.new_token()
     await node.meta.propose(
         mc.CreatePersonalAccessToken(
