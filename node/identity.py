@@ -17,10 +17,10 @@ written atomically (temp file, fsync, rename, directory fsync).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from whippet.metadata.journal import write_file_durably
 from whippet.node.config import ConfigError
 
 __all__ = ["IDENTITY_FILE", "DataIdentity", "claim"]
@@ -51,17 +51,7 @@ def _read(path: Path) -> DataIdentity:
 
 def _write(path: Path, identity: DataIdentity) -> None:
     body = json.dumps({"format": _FORMAT, "cluster": identity.cluster, "node_id": identity.node_id}) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_file_durably(path, body.encode())
 
 
 def claim(data_dir: Path, cluster: str, node_id: int) -> DataIdentity:

@@ -159,13 +159,22 @@ class FuzzReport:
 
 class _Plan:
     """The next cases for one connection: a window of aligned frames, maybe ending in a
-    closing frame or a tail."""
+    closing frame or a tail. For a logged-in client a ``LogoutUser`` only ever ends a window
+    (the client logs in again before the next): mid-window it would leave the rest of the
+    window to the unauthenticated path, which the anonymous client covers already."""
 
-    def __init__(self, mutator: Mutator) -> None:
+    def __init__(self, mutator: Mutator, logged_in: bool) -> None:
         self.m = mutator
+        self.logged_in = logged_in
+
+    def _aligned(self) -> Case:
+        while True:
+            case = self.m.aligned()
+            if not self.logged_in or case.code != codes.LOGOUT_USER:
+                return case
 
     def window(self, size: int) -> list[Case]:
-        cases = [self.m.aligned() for _ in range(size)]
+        cases = [self._aligned() for _ in range(size - 1)] + [self.m.aligned()]
         roll = self.m.rng.randrange(_CLOSING_EVERY * _TAIL_EVERY)
         if roll < _TAIL_EVERY * size:
             cases[-1] = self.m.tail()
@@ -275,11 +284,13 @@ async def _login_on(link: _StreamLink, worker: int) -> None:
 
 
 async def _stream_worker(name: str, open_link: Callable[[], Awaitable[_StreamLink]], worker: int, mutator: Mutator,
-                         budget: int, tally: Tally) -> None:
-    """``worker`` 0 stays anonymous; the others log in as fuzzer-<worker>."""
-    plan = _Plan(mutator)
+                         quota: int, tally: Tally) -> None:
+    """``worker`` 0 stays anonymous; the others log in as fuzzer-<worker>. Each sends its own
+    ``quota`` (refusals of the unauthenticated are fastest: a shared budget would go to them)."""
+    plan = _Plan(mutator, logged_in=worker != 0)
     loop = asyncio.get_running_loop()
-    while tally.frames < budget:
+    sent = 0
+    while sent < quota:
         link = await open_link()
         tally.connections += 1
         try:
@@ -288,13 +299,14 @@ async def _stream_worker(name: str, open_link: Callable[[], Awaitable[_StreamLin
             sent_here = 0
             alive = True
             logged_out = False
-            while alive and sent_here < _FRAMES_PER_CONNECTION and tally.frames < budget:
+            while alive and sent_here < _FRAMES_PER_CONNECTION and sent < quota:
                 if logged_out and worker:
                     await _login_on(link, worker)
                     logged_out = False
                 cases = plan.window(_WINDOW)
                 tally.frames += len(cases)
                 sent_here += len(cases)
+                sent += len(cases)
                 for case in cases:
                     tally.by_mutation[case.how] += 1
                 sent_at = loop.time()
@@ -334,8 +346,9 @@ async def _stream_worker(name: str, open_link: Callable[[], Awaitable[_StreamLin
 
 # --- QUIC: concurrent streams -------------------------------------------------------------------
 def _quic_window(mutator: Mutator) -> list[Case]:
-    """Concurrent streams: at most one own-account write per window, so two of them never race
-    (the second would fail in the state machine after its Raft commit, and look like a write)."""
+    """Concurrent streams: at most one own-account write (or logout) per window, so two of them
+    never race (the second would fail in the state machine after its Raft commit, and look like
+    a write), and a logout leaves most of a window logged in."""
     cases: list[Case] = []
     own = False
     while len(cases) < _WINDOW:
@@ -349,19 +362,21 @@ def _quic_window(mutator: Mutator) -> list[Case]:
     return cases
 
 
-async def _quic_worker(name: str, port: int, worker: int, mutator: Mutator, budget: int, tally: Tally) -> None:
+async def _quic_worker(name: str, port: int, worker: int, mutator: Mutator, quota: int, tally: Tally) -> None:
     loop = asyncio.get_running_loop()
-    while tally.frames < budget:
+    sent = 0
+    while sent < quota:
         conn = await QuicConnection.open("127.0.0.1", port)
         tally.connections += 1
         try:
             sent_here = 0
-            while sent_here < _FRAMES_PER_CONNECTION and tally.frames < budget and not conn.closed:
+            while sent_here < _FRAMES_PER_CONNECTION and sent < quota and not conn.closed:
                 if worker:  # (again: a LogoutUser of the last window may have ended the session)
                     await conn.request_raw(_login(worker))
                 cases = _quic_window(mutator)
                 tally.frames += len(cases)
                 sent_here += len(cases)
+                sent += len(cases)
 
                 async def one(case: Case) -> None:
                     tally.by_mutation[case.how] += 1
@@ -412,17 +427,17 @@ async def fuzz_node(node: NodeProcess, root_password: str, transport: str, frame
     started = time.monotonic()
     max_frame = 64 << 20
     for r in range(rounds):
-        budget = frames * (r + 1) // rounds
+        quota = -(-(frames * (r + 1) // rounds - tally.frames) // WORKERS)  # this round's, per client
         jobs = []
         for w in range(WORKERS):
             mutator = Mutator(seed * 1_000_003 + r * 101 + w, max_frame)
             name = f"{transport}/{'user' if w else 'anon'}{w}"
             if transport == "tcp":
-                jobs.append(_stream_worker(name, lambda: _TcpLink.open(node.tcp_port), w, mutator, budget, tally))
+                jobs.append(_stream_worker(name, lambda: _TcpLink.open(node.tcp_port), w, mutator, quota, tally))
             elif transport == "ws":
-                jobs.append(_stream_worker(name, lambda: _WsLink.open(node.ws_port), w, mutator, budget, tally))
+                jobs.append(_stream_worker(name, lambda: _WsLink.open(node.ws_port), w, mutator, quota, tally))
             else:
-                jobs.append(_quic_worker(name, node.quic_port, w, mutator, budget, tally))
+                jobs.append(_quic_worker(name, node.quic_port, w, mutator, quota, tally))
         await asyncio.gather(*jobs)
         if not await _ping(node):
             crashes += 1
