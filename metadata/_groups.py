@@ -29,7 +29,10 @@ from whippet.wire.errors import ConsumerGroupMemberNotFound, ConsumerGroupNameAl
 
 
 def rebalance(topic: Topic, group: ConsumerGroup) -> None:
-    """Sticky, balanced assignment (see the module docstring); deterministic."""
+    """Sticky, balanced assignment (see the module docstring); deterministic.
+
+    Every call is a new generation of the group's assignment (0.9 clients compare it)."""
+    group.generation += 1
     members = [group.members[mid] for mid in sorted(group.members)]
     n = len(topic.partitions)
     if not members:

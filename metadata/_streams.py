@@ -122,6 +122,8 @@ def purge_stream(st: MetadataState, cmd: PurgeStream, ev: list[Event]) -> None:
 def create_topic(st: MetadataState, cmd: CreateTopic, ev: list[Event]) -> int:
     if cmd.partitions_count > MAX_PARTITIONS_PER_REQUEST:
         raise TooManyPartitions(f"{cmd.partitions_count} partitions > {MAX_PARTITIONS_PER_REQUEST}")
+    if cmd.ack and cmd.ack not in ACK_LEVELS:
+        raise InvalidCommand(f"unknown ack level {cmd.ack!r}")
     s = _lookup.stream(st, cmd.stream_id)
     if cmd.name in s.topic_by_name:
         raise TopicNameAlreadyExists(f"topic name {cmd.name!r} already exists in stream {s.id}")
@@ -136,6 +138,8 @@ def create_topic(st: MetadataState, cmd: CreateTopic, ev: list[Event]) -> int:
         message_expiry=cmd.message_expiry,
         max_topic_size=cmd.max_topic_size,
         replication_factor=max(1, cmd.replication_factor),
+        ack=cmd.ack,
+        options=tuple(sorted(cmd.options)),
     )
     topic.partitions = _new_partitions(st, topic, 0, cmd.partitions_count, cmd.created_at)
     s.topics[tid] = topic
@@ -158,6 +162,9 @@ def update_topic(st: MetadataState, cmd: UpdateTopic, ev: list[Event]) -> None:
     t.message_expiry = cmd.message_expiry
     t.max_topic_size = cmd.max_topic_size
     t.replication_factor = max(1, cmd.replication_factor)
+    if cmd.options:
+        patched = {key for key, _, _ in cmd.options}
+        t.options = tuple(sorted([e for e in t.options if e[0] not in patched] + list(cmd.options)))
     ev.append(TopicUpdated(s.id, t.id))
 
 

@@ -10,17 +10,21 @@ password and token hashes) is decided by the proposer and carried in the command
 Ids are numeric; the server resolves names before it proposes.
 
 Adding a command: add a dataclass and list it in ``_COMMANDS``. Changing the
-meaning of an existing one needs a new ``FORMAT_VERSION``.
+meaning of an existing one needs a new ``FORMAT_VERSION``. A field added to an
+existing command has a default that keeps the old meaning, and bytes written
+before it existed decode to that default (``CreateTopic.options``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from whippet.metadata.model import ClusterNode
+from whippet.metadata.model import ClusterNode, OptionEntry
 from whippet.wire.errors import InvalidCommand
 from whippet.wire.permissions import Permissions
 
@@ -28,6 +32,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ChangePartitionLeader",
     "ChangePassword",
+    "ClientRequest",
     "Command",
     "CreateConsumerGroup",
     "CreatePartitions",
@@ -109,6 +114,9 @@ class CreateTopic(Command):
     max_topic_size: int
     replication_factor: int
     created_at: int
+    #: the options a 0.9 client set (canonical kinds) and the ack level they chose
+    options: tuple[OptionEntry, ...] = ()
+    ack: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,8 @@ class UpdateTopic(Command):
     message_expiry: int
     max_topic_size: int
     replication_factor: int
+    #: option entries a 0.9 client patched (replace the topic's entries of those keys)
+    options: tuple[OptionEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +307,22 @@ class RegisterNode(Command):
     node: ClusterNode
 
 
+# --- 0.9 clients' requests ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ClientRequest(Command):
+    """``command`` on behalf of a 0.9 client's request number ``request``: applied once.
+
+    ``client`` is the client's u128 id as 32 hex digits, ``checksum`` the low 64
+    bits of its ``request_checksum``. A repeat of the last applied request (same
+    number and checksum) returns that outcome again without applying anything.
+    """
+
+    client: str
+    request: int
+    checksum: int
+    command: Command
+
+
 _COMMANDS: dict[str, type[Command]] = {
     cls.__name__: cls
     for cls in (
@@ -307,7 +333,7 @@ _COMMANDS: dict[str, type[Command]] = {
         CreatePersonalAccessToken, DeletePersonalAccessToken,
         CreateConsumerGroup, DeleteConsumerGroup, JoinConsumerGroup, LeaveConsumerGroup,
         StoreConsumerOffset, DeleteConsumerOffset,
-        DropClientMemberships, DropNodeMemberships, RegisterNode,
+        DropClientMemberships, DropNodeMemberships, RegisterNode, ClientRequest,
     )
 }  # fmt: skip
 
@@ -355,6 +381,39 @@ def _same(v: Any) -> Any:
     return v
 
 
+def _enc_options(options: tuple[OptionEntry, ...]) -> list[list[Any]]:
+    return [[k, kind, base64.b64encode(v).decode()] for k, kind, v in options]
+
+
+def _dec_options(v: Any) -> tuple[OptionEntry, ...]:
+    if type(v) is not list:
+        raise InvalidCommand("options must be a list")
+    out = []
+    for item in v:
+        if type(item) is not list or len(item) != 3:
+            raise InvalidCommand("bad option entry")
+        try:
+            value = base64.b64decode(_dec_str(item[2]), validate=True)
+        except binascii.Error:
+            raise InvalidCommand("bad option value") from None
+        out.append((_dec_str(item[0]), _dec_int(item[1]), value))
+    return tuple(out)
+
+
+def _enc_command(cmd: Command) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(cmd.encode()[1:])
+    return body
+
+
+def _dec_command(v: Any) -> Command:
+    if type(v) is not dict:
+        raise InvalidCommand("a nested command must be an object")
+    inner = _decode_body(dict(v))
+    if isinstance(inner, ClientRequest):
+        raise InvalidCommand("client requests do not nest")
+    return inner
+
+
 _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "int": (_same, _dec_int),
     "str": (_same, _dec_str),
@@ -365,6 +424,8 @@ _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
         _optional(_dec_permissions),
     ),
     "ClusterNode": (_enc_node, _dec_node),
+    "tuple[OptionEntry, ...]": (_enc_options, _dec_options),
+    "Command": (_enc_command, _dec_command),
 }
 
 
@@ -386,13 +447,19 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
         raise InvalidCommand(f"malformed metadata command: {exc}") from None
     if type(body) is not dict:
         raise InvalidCommand("metadata command is not an object")
+    return _decode_body(body)
+
+
+def _decode_body(body: dict[str, Any]) -> Command:
+    """A command from its JSON object; fields with a default may be absent (older bytes)."""
     cls = _COMMANDS.get(body.pop("op", None))
     if cls is None:
         raise InvalidCommand("unknown metadata command op")
     specs = fields(cls)  # type: ignore[arg-type]
-    if sorted(body) != sorted(f.name for f in specs):
+    required = {f.name for f in specs if f.default is MISSING}
+    if not required <= set(body) or not set(body) <= {f.name for f in specs}:
         raise InvalidCommand(f"{cls.__name__}: wrong fields {sorted(body)}")
-    return cls(**{f.name: _CODECS[str(f.type)][1](body[f.name]) for f in specs})
+    return cls(**{f.name: _CODECS[str(f.type)][1](body[f.name]) for f in specs if f.name in body})
 
 
 def _check_annotations() -> None:

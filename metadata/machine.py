@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from whippet.metadata import _groups, _lookup, _offsets, _streams, _users
+from whippet.metadata import _client_requests, _groups, _lookup, _offsets, _streams, _users
 from whippet.metadata import commands as c
 from whippet.metadata.events import Event
 from whippet.metadata.model import (
@@ -92,13 +92,21 @@ class MetadataMachine:
             IggyError: a deterministic rejection; the state is unchanged.
         """
         self.events = []
+        events: list[Event] = []
+        if isinstance(cmd, c.ClientRequest):
+            result = _client_requests.apply_client_request(
+                self.state, cmd, lambda inner: self._apply_one(inner, events)
+            )
+        else:
+            result = self._apply_one(cmd, events)
+        self.events = events
+        return result
+
+    def _apply_one(self, cmd: c.Command, events: list[Event]) -> Any:
         handler = _HANDLERS.get(type(cmd))
         if handler is None:
             raise InvalidCommand(f"not a metadata command: {type(cmd).__name__}")
-        events: list[Event] = []
-        result = handler(self.state, cmd, events)
-        self.events = events
-        return result
+        return handler(self.state, cmd, events)
 
     # --- snapshots --------------------------------------------------------------------------
     def snapshot(self) -> bytes:

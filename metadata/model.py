@@ -19,8 +19,10 @@ __all__ = [
     "ROOT_USER_ID",
     "USER_ACTIVE",
     "USER_INACTIVE",
+    "AppliedRequest",
     "ClusterNode",
     "ConsumerGroup",
+    "OptionEntry",
     "IdSlab",
     "Member",
     "MetadataState",
@@ -34,6 +36,8 @@ __all__ = [
 USER_ACTIVE = 1
 USER_INACTIVE = 2
 ROOT_USER_ID = 0
+#: a resource option as a 0.9 client set it: (key, value kind, value bytes)
+OptionEntry = tuple[str, int, bytes]
 
 
 @dataclass(slots=True)
@@ -95,6 +99,8 @@ class ConsumerGroup:
     id: int
     name: str
     members: dict[int, Member] = field(default_factory=dict)
+    #: bumped on every reassignment, so a member can tell a stale assignment (0.9 SyncConsumerGroup)
+    generation: int = 0
 
 
 @dataclass(slots=True)
@@ -110,6 +116,8 @@ class Topic:
     replication_factor: int
     #: the topic's producer ack level (one of ``wire.ack.ACK_LEVELS``); "" = the node's default
     ack: str = ""
+    #: the options a 0.9 client set explicitly (sorted by key); the rest are derived
+    options: tuple[OptionEntry, ...] = ()
     consumer_groups: dict[int, ConsumerGroup] = field(default_factory=dict)
     group_ids: IdSlab = field(default_factory=IdSlab)
     group_by_name: dict[str, int] = field(default_factory=dict)
@@ -172,3 +180,16 @@ class MetadataState:
     pats: dict[int, dict[str, PersonalAccessToken]] = field(default_factory=dict)
     pat_by_hash: dict[str, PersonalAccessToken] = field(default_factory=dict)
     nodes: dict[int, ClusterNode] = field(default_factory=dict)
+    #: 0.9 clients' last applied metadata write: client id (32 hex digits) -> outcome,
+    #: oldest first (bounded; see ``metadata._client_requests``)
+    client_requests: dict[str, AppliedRequest] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRequest:
+    """The last metadata write a 0.9 client had applied, so a retry gets its outcome again."""
+
+    request: int
+    checksum: int
+    #: what the command returned (a new id, or None)
+    result: int | None

@@ -166,10 +166,9 @@ def trim_append_entries(message: dict[str, Any], entry_term: Any) -> tuple[dict[
     ``entry_term(idx)`` is the term of this node's entry ``idx`` (None if it has none).
     Returns ``(message, None)`` to hand on to pysyncobj (possibly rewritten so that
     entries this node already holds are dropped and ``prevLogIdx`` points at the last
-    of them), or ``(bookkeeping_message, verified_end)`` when every entry matches and
-    this node holds more: pysyncobj must then only update leader, term and commit
-    index (capped at the verified prefix), and the caller answers success itself up
-    to ``verified_end``. A message pysyncobj would reject anyway (no or a different
+    of them), or ``(bookkeeping_message, verified_end)`` when every entry is already
+    here: pysyncobj must then only update leader, term and commit index (capped at the
+    verified prefix), and the caller answers success itself up to ``verified_end``. A message pysyncobj would reject anyway (no or a different
     entry at ``prevLogIdx``) is handed on unchanged.
     """
     if "prevLogIdx" not in message:
@@ -186,8 +185,8 @@ def trim_append_entries(message: dict[str, Any], entry_term: Any) -> tuple[dict[
         if k == 0:
             return message, None
         return {**message, "prevLogIdx": last_idx, "prevLogTerm": entries[k - 1][2], "entries": entries[k:]}, None
-    if entry_term(last_idx + 1) is None:  # nothing beyond: pysyncobj truncates nothing
-        return message, None
+    # Every entry is already here: nothing to cut or append (pysyncobj would delete and
+    # re-add them, briefly losing committed entries from the journal).
     bookkeeping = {k2: v for k2, v in message.items() if k2 not in ("prevLogIdx", "prevLogTerm", "entries")}
     bookkeeping["commit_index"] = min(int(message["commit_index"]), last_idx)
     return bookkeeping, last_idx

@@ -8,8 +8,10 @@ The body is canonical JSON (sorted keys, everything listed by id) of the whole
 :class:`MetadataState`, including the id slabs' free stacks, which cannot be
 rebuilt from the live ids. Name indexes are derived and rebuilt on decode. Two
 machines in the same state produce identical bytes. Keys added after version 1
-(a topic's ``ack``) are always written and default when absent, so older
-snapshots still load.
+(a topic's ``ack`` and ``options``, a group's ``generation``, the 0.9 client
+table ``client_requests``) are always written and default when absent, so older
+snapshots still load. The client table is a list in the state's dict order,
+which decides what it forgets first.
 
 Raft dump (:func:`pack_raft_dump` / :func:`unpack_raft_dump`), the file pysyncobj
 keeps and ships to lagging followers, wraps a state snapshot with the Raft
@@ -33,6 +35,7 @@ import zlib
 from typing import Any
 
 from whippet.metadata.model import (
+    AppliedRequest,
     ClusterNode,
     ConsumerGroup,
     IdSlab,
@@ -84,6 +87,7 @@ def _topic(t: Topic) -> dict[str, Any]:
         "max_topic_size": t.max_topic_size,
         "replication_factor": t.replication_factor,
         "ack": t.ack,
+        "options": [[k, kind, base64.b64encode(v).decode()] for k, kind, v in t.options],
         "partitions": [
             [p.id, p.created_at, list(p.replicas), p.leader, p.epoch,
              [[k, c, o] for (k, c), o in sorted(p.offsets.items())]]
@@ -94,6 +98,7 @@ def _topic(t: Topic) -> dict[str, Any]:
             {
                 "id": g.id,
                 "name": g.name,
+                "generation": g.generation,
                 "members": [
                     [m.id, m.node_id, m.client_id, list(m.partitions)]
                     for _, m in sorted(g.members.items())
@@ -138,6 +143,7 @@ def _to_json(st: MetadataState) -> dict[str, Any]:
             [n.id, n.name, n.host, n.tcp_port, n.quic_port, n.http_port, n.ws_port, n.raft_address]
             for _, n in sorted(st.nodes.items())
         ],
+        "client_requests": [[c, a.request, a.checksum, a.result] for c, a in st.client_requests.items()],
     }
 
 
@@ -167,11 +173,12 @@ def _topic_from(stream_id: int, d: dict[str, Any]) -> Topic:
         max_topic_size=d["max_topic_size"],
         replication_factor=d["replication_factor"],
         ack=_ack_from(d.get("ack", "")),  # absent in snapshots written before topics had one
+        options=tuple((o[0], int(o[1]), base64.b64decode(o[2], validate=True)) for o in d.get("options", [])),
         group_ids=_slab_from(d["group_ids"]),
     )
     for g in d["groups"]:
         members = {m[0]: Member(m[0], m[1], m[2], list(m[3])) for m in g["members"]}
-        t.consumer_groups[g["id"]] = ConsumerGroup(g["id"], g["name"], members)
+        t.consumer_groups[g["id"]] = ConsumerGroup(g["id"], g["name"], members, int(g.get("generation", 0)))
         t.group_by_name[g["name"]] = g["id"]
     if any(p.id != i for i, p in enumerate(t.partitions)):
         raise ValueError(f"topic {t.id}: partition ids are not contiguous")
@@ -201,6 +208,8 @@ def _from_json(d: dict[str, Any]) -> MetadataState:
         st.pat_by_hash[pat.token_hash] = pat
     for n in d["nodes"]:
         st.nodes[n[0]] = ClusterNode(*n)
+    for c, request, checksum, result in d.get("client_requests", []):
+        st.client_requests[str(c)] = AppliedRequest(int(request), int(checksum), None if result is None else int(result))
     return st
 
 

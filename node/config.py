@@ -76,7 +76,7 @@ class NodeConfig:
     storage_segment_size: int = 1 << 30
     storage_checksum: bool = True
     # [dedup]
-    dedup_enabled: bool = False
+    dedup_enabled: bool = True
     dedup_max_entries: int = 10_000
     dedup_ttl_ms: int = 60_000
     # [retention]
@@ -109,6 +109,7 @@ class NodeConfig:
     cluster_replication_port: int = 0
     cluster_secret: str = ""
     cluster_ack: str = "quorum"
+    cluster_leader_wait_ms: int = 5000
     # [cluster_tls]: mutual TLS between members (a cluster CA, one certificate per node)
     cluster_tls_ca_file: str = ""
     cluster_tls_cert_file: str = ""
@@ -162,6 +163,7 @@ class NodeConfig:
         if self.node_id < 1:
             raise ConfigError(f"node_id={self.node_id}: node ids start at 1")
         for name in ("storage_fsync_interval_ms", "dedup_max_entries", "dedup_ttl_ms", "retention_interval_ms",
+                     "cluster_leader_wait_ms",
                      "heartbeat_interval_ms", "http_jwt_expiry_s", "http_max_request_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be > 0")

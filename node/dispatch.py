@@ -47,8 +47,17 @@ def handler(code: int) -> Callable[[Handler], Handler]:
     return register
 
 
-async def dispatch(node: Node, session: Session, code: int, payload: memoryview) -> Reply:
-    """Run one request; raises IggyError for any failure the client should see."""
+_DECODE: Any = object()
+
+
+async def dispatch(
+    node: Node, session: Session, code: int, payload: memoryview, *, request: Any = _DECODE
+) -> Reply:
+    """Run one request; raises IggyError for any failure the client should see.
+
+    ``request``: the request object when another codec (``wire.v09``) already
+    decoded it; by default ``payload`` is decoded with the 0.8 codec.
+    """
     spec = COMMAND_TABLE.get(code)
     fn = HANDLERS.get(code)
     if spec is None or fn is None:
@@ -57,7 +66,8 @@ async def dispatch(node: Node, session: Session, code: int, payload: memoryview)
     try:
         if spec.needs_auth and session.user_id is None:
             raise Unauthenticated()
-        request = payload if spec.request is None else spec.request.decode(payload)
+        if request is _DECODE:
+            request = payload if spec.request is None else spec.request.decode(payload)
         return await fn(node, session, request)
     except Exception as exc:
         node.metrics.request_failed(spec.name, exc)

@@ -31,6 +31,7 @@ from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
 from whippet.node.transports.limits import Limits
+from whippet.node.v09.dedup import DedupingStore
 from whippet.replication.cluster_tls import ClusterSecurity, ClusterSecurityError
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
@@ -100,7 +101,7 @@ class Node:
         if members and self.config.cluster_insecure:
             log.warning("cluster_insecure is set: replication, forwarding and pings between members travel as "
                         "plain gRPC that anyone on the network can read (docs/CONFIG.md, cluster_tls_*)")
-        self.meta = await MetadataStore.start(
+        self.meta = await DedupingStore.start(
             self_address=raft_address,
             partners=peers,
             data_dir=meta_dir,

@@ -8,6 +8,7 @@ share client id 0 and never appear in the client list.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import xxhash
 
@@ -38,6 +39,14 @@ class Session:
     group_cursor: dict[tuple[int, int, int], int] = field(default_factory=dict)
     #: per (stream, topic, group): the partition this member polled last (its "current" one)
     group_current: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    #: the 0.9 session bound to this connection (``node.v09.session.Binding``), None for 0.8
+    v09: Any = None
+    #: a 0.9 data connection acts for the group member (node_id, client_id) it attached to
+    member_of: tuple[int, int] | None = None
+
+    def member(self) -> tuple[int, int]:
+        """The (node id, client id) consumer-group membership is looked up by."""
+        return self.member_of if self.member_of is not None else (self.node_id, self.client_id)
 
     def require_user(self) -> int:
         """The logged-in user id, or raise Unauthenticated (40)."""

@@ -5,7 +5,9 @@ Every tick it looks for partitions whose leader it should replace:
 - the leader stopped answering its pings (about a second): first a pre-vote asks the
   followers whether *they* still hear from it; if one does, the controller is the one
   cut off and nothing happens;
-- the leader itself reports it cannot serve (no quorum fetched within its lease);
+- a replica asks for one (``ReplicaManager.needs_election``): the leader cannot serve
+  (no quorum fetched within its lease, or its promise forbids its epoch), or a replica
+  holds a promise from an election that did not complete;
 - the partition has no leader.
 
 Then it fences a majority of the partition's replicas at the next epoch and proposes
@@ -85,21 +87,21 @@ class Controller:
                 if p.replicas
             ]
 
-    def _reason(self, key: Key, leader: int) -> str | None:
+    def _reason(self, key: Key, leader: int, replicas: tuple[int, ...], mine: set[Key]) -> str | None:
         if leader < 0:
             return "no leader"
         if not self.m.alive(leader):
             return "unreachable"
-        reported = self.m.leaderless() if leader == self.m.node_id else self.m.peer_leaderless.get(leader, set())
-        if key in reported:
-            return "no quorum"
+        if key in mine or any(key in self.m.peer_needs_election.get(r, ()) for r in replicas):
+            return "requested"
         return None
 
     async def _elect_where_needed(self) -> None:
         now = time.monotonic()
         jobs = []
+        mine = set(self.m.needs_election())
         for key, leader, epoch, replicas in self._partitions():
-            reason = self._reason(key, leader)
+            reason = self._reason(key, leader, replicas, mine)
             if reason is None or self._next_try.get(key, 0.0) > now:
                 continue
             self._next_try[key] = now + _RETRY_AFTER

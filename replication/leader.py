@@ -29,6 +29,9 @@ from whippet.wire.errors import NotLeader, ReplicationTimeout
 
 __all__ = ["LeaderState", "Tail"]
 
+#: how often a waiting producer checks that its leader still has a quorum within the lease
+_LEASE_CHECK = 0.25
+
 
 @dataclass
 class _Waiter:
@@ -181,19 +184,33 @@ class LeaderState:
                 self._parked.remove(woken)
 
     async def acknowledged(self, end: int, ack: str, timeout: float) -> None:
-        """Wait until a write ending at ``end`` holds as ``ack`` demands."""
+        """Wait until a write ending at ``end`` holds as ``ack`` demands.
+
+        Gives up early, with NotLeader, once the leader has no quorum within its lease:
+        a leader cut off from its followers answers its producers within the lease
+        (they go to the next leader), not after the full ``timeout``.
+        """
         if self.core.satisfied(end, ack, time.monotonic()):
             return
         if self.resigned:  # leadership moved while the append was in flight
             raise NotLeader("the partition leader changed; the write may or may not survive")
         waiter = _Waiter(end, ack, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
-        except asyncio.TimeoutError:
-            raise ReplicationTimeout(
-                f"not enough replicas acknowledged offsets below {end} within {timeout:.1f}s (ack={ack})"
-            ) from None
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise ReplicationTimeout(
+                        f"not enough replicas acknowledged offsets below {end} within {timeout:.1f}s (ack={ack})"
+                    )
+                try:
+                    await asyncio.wait_for(asyncio.shield(waiter.future), min(left, _LEASE_CHECK))
+                    return
+                except asyncio.TimeoutError:
+                    if not self.has_lease():
+                        raise NotLeader("the partition leader lost its quorum; the write may or may not survive")
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)

@@ -51,6 +51,8 @@ _STARTUP_GRACE = 10.0
 _PREFERRED_EVERY = 5.0
 _NEW_EPOCH_RETRY = 1.0
 _WAITING_LOG_EVERY = 5.0
+#: a promise above the metadata's epoch this old belongs to an election that did not complete
+_STALLED_AFTER = 2.0
 
 
 class LogHandle(Protocol):
@@ -87,8 +89,9 @@ class ReplicaManager:
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
-        #: partitions each peer reported it leads without a quorum (from its last ping answer)
-        self.peer_leaderless: dict[int, set[Key]] = {}
+        #: partitions each peer reported as needing an election (from its last ping answer)
+        self.peer_needs_election: dict[int, set[Key]] = {}
+        self._epoch_requests: set[Key] = set()
         self.bound_port = 0
         self._started = time.monotonic()
         self.leader_changes = 0
@@ -132,7 +135,7 @@ class ReplicaManager:
             handle = self.logs.ensure(*key)
             epochs = EpochCache(Path(handle.log.directory) / "epochs")
             part = ReplicatedPartition(key, handle.log, handle.append_lock, epochs, self.node_id, self.durability)
-            part.on_write_failed = self._write_failed
+            part.on_new_epoch_needed = self._new_epoch_needed
             self.partitions[key] = part
         return part
 
@@ -192,28 +195,62 @@ class ReplicaManager:
     def leaders(self) -> dict[Key, LeaderState]:
         return {k: s for k, p in self.partitions.items() if (s := p.leader_state) is not None}
 
-    def leaderless(self) -> list[Key]:
-        """Partitions led here that cannot serve: no quorum fetched within the lease."""
-        return [k for k, s in self.leaders().items() if not s.fenced and not s.has_lease()]
+    def needs_election(self) -> list[Key]:
+        """Partitions that need an election, as this node sees them: named leader here but
+        not serving (no quorum fetched within the lease, or not leading at all because it
+        promised a later epoch), or holding a promise above the metadata's epoch for longer
+        than :data:`_STALLED_AFTER` (an election that did not complete: the replica would
+        otherwise refuse its leader for good). The controller replaces the leader."""
+        out = []
+        now = time.monotonic()
+        with self.meta.lock:
+            placed = {
+                (s.id, t.id, p.id): (p.leader, p.epoch)
+                for s in self.meta.machine.streams() for t in s.topics.values() for p in t.partitions
+                if self.node_id in p.replicas
+            }
+        for key, (leader, epoch) in placed.items():
+            part = self.partitions.get(key)
+            if part is None:
+                continue
+            if part.epochs.promised > epoch and now - part.promised_at > _STALLED_AFTER:
+                out.append(key)
+                continue
+            state = part.leader_state
+            if leader == self.node_id and (state is None or (not state.fenced and not state.has_lease())):
+                out.append(key)
+        return out
 
-    # --- a failed leader write ---------------------------------------------------------------
-    def _write_failed(self, part: ReplicatedPartition, state: LeaderState) -> None:
-        """Followers may hold the batch this leader could not write: lead on under a new epoch,
-        so every follower cuts the records this node does not have before it follows again."""
-        asyncio.get_running_loop().create_task(self._new_epoch(part, state), name=f"new-epoch-{part.key}")
+    # --- an epoch this node must not lead ------------------------------------------------------
+    def _new_epoch_needed(self, part: ReplicatedPartition, epoch: int) -> None:
+        """Lead on under a new epoch: after a write that failed once followers may have taken
+        the batch, or instead of leading again an epoch led before a restart. Every follower
+        then cuts the records this node does not have before it follows again."""
+        if part.key in self._epoch_requests:
+            return
+        self._epoch_requests.add(part.key)
+        asyncio.get_running_loop().create_task(self._new_epoch(part, epoch), name=f"new-epoch-{part.key}")
 
-    async def _new_epoch(self, part: ReplicatedPartition, state: LeaderState) -> None:
+    async def _new_epoch(self, part: ReplicatedPartition, epoch: int) -> None:
         key = part.key
-        while part.leader_state is state:
-            try:
-                await self.meta.propose(mc.ChangePartitionLeader(
-                    stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
-                    expected_epoch=state.epoch,
-                ))
-                return
-            except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
-                log.warning("partition %s: new epoch after a failed write not committed yet: %s", key, exc)
-                await asyncio.sleep(_NEW_EPOCH_RETRY)
+        try:
+            while True:
+                with self.meta.lock:
+                    p = self.meta.machine.partition(*key)
+                    current = (p.leader, p.epoch)
+                if current != (self.node_id, epoch):
+                    return  # the metadata moved on (a new epoch, or another leader)
+                try:
+                    await self.meta.propose(mc.ChangePartitionLeader(
+                        stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=self.node_id,
+                        expected_epoch=epoch,
+                    ))
+                    return
+                except IggyError as exc:  # metadata unavailable, or the epoch moved on anyway
+                    log.warning("partition %s: new epoch after %d not committed yet: %s", key, epoch, exc)
+                    await asyncio.sleep(_NEW_EPOCH_RETRY)
+        finally:
+            self._epoch_requests.discard(key)
 
     # --- moving leadership between live nodes -------------------------------------------------
     async def hand_over(self, key: Key, target: int, timeout: float = 5.0) -> bool:
@@ -295,10 +332,17 @@ class ReplicaManager:
                 metadata=self.peers.metadata,
                 timeout=30,
             )
-        except (grpc.aio.AioRpcError, LookupError) as exc:
-            raise NotLeader(f"node {target} is not reachable: {exc}") from None
+        except LookupError as exc:
+            raise NotLeader(f"node {target} is not known: {exc}", not_applied=True) from None
+        except grpc.aio.AioRpcError as exc:
+            # Refused before anything was sent: the request certainly did not run there.
+            unsent = exc.code() == grpc.StatusCode.UNAVAILABLE and "connect" in (exc.details() or "").lower()
+            raise NotLeader(f"node {target} is not reachable: {exc.code().name}", not_applied=unsent) from None
         if reply.status:
-            raise IggyError.from_code(reply.status)
+            error = IggyError.from_code(reply.status)
+            if isinstance(error, NotLeader):
+                error.not_applied = reply.not_applied
+            raise error
         return bytes(reply.payload)
 
     async def forwarded(self, request: pb.ForwardRequest) -> bytes:
@@ -407,7 +451,9 @@ class ReplicaManager:
                 pb.PingRequest(from_node_id=self.node_id), metadata=self.peers.metadata, timeout=_DEAD_AFTER / 2
             )
             self.last_seen[node_id] = time.monotonic()
-            self.peer_leaderless[node_id] = {(r.stream_id, r.topic_id, r.partition_id) for r in reply.leaderless}
+            self.peer_needs_election[node_id] = {
+                (r.stream_id, r.topic_id, r.partition_id) for r in reply.needs_election
+            }
         except (grpc.aio.AioRpcError, LookupError):
             pass
 

@@ -80,8 +80,11 @@ class ReplicatedPartition:
         self.durability = durability
         self.role: LeaderState | Following | None = None
         self.generation = 0
-        #: called (once per failed epoch) when a leader's write failed after publishing
-        self.on_write_failed: Callable[[ReplicatedPartition, LeaderState], None] | None = None
+        #: when the promise was last raised (a restart makes an old promise stale at once)
+        self.promised_at = -1e18
+        #: called with the epoch this replica must not lead (any more): a write failed after
+        #: publishing, or it would lead again an epoch it led before a restart
+        self.on_new_epoch_needed: Callable[[ReplicatedPartition, int], None] | None = None
 
     # --- roles ------------------------------------------------------------------------
     @property
@@ -107,6 +110,16 @@ class ReplicatedPartition:
         if epoch < self.epochs.promised:
             log.info("partition %s: not leading epoch %d, promised %d", self.key, epoch, self.epochs.promised)
             self.stop_role()
+            return None
+        last = self.epochs.last_epoch
+        if last is not None and epoch <= last:
+            # This replica led (or followed) this epoch before: after a restart its followers
+            # may hold a batch it published but never wrote. An epoch is led once, so the
+            # node asks for a new one (every follower then cuts what it does not have).
+            self.stop_role()
+            log.info("partition %s: epoch %d was led here before; asking for a new one", self.key, epoch)
+            if self.on_new_epoch_needed is not None:
+                self.on_new_epoch_needed(self, epoch)
             return None
         known_hw = self.high_watermark
         self.stop_role()
@@ -159,6 +172,8 @@ class ReplicatedPartition:
         it cannot change until a leader of at least ``new_epoch`` exists.
         """
         raised = self.epochs.promise(new_epoch)
+        if raised:
+            self.promised_at = time.monotonic()
         state = self.leader_state
         following = self.following
         if (state is not None and state.epoch < new_epoch) or (following is not None and following.epoch < new_epoch):
@@ -189,9 +204,9 @@ class ReplicatedPartition:
         fencing, or without a quorum within the lease)."""
         state = self.leader_state
         if state is None or state.fenced:
-            raise NotLeader("this node does not lead the partition (now)")
+            raise NotLeader("this node does not lead the partition (now)", not_applied=True)
         if not state.has_lease():
-            raise NotLeader("the partition leader cannot reach a quorum of its replicas")
+            raise NotLeader("the partition leader cannot reach a quorum of its replicas", not_applied=True)
         return state
 
     async def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, ack: str, now_us: int,
@@ -218,15 +233,16 @@ class ReplicatedPartition:
                     # The log was cut, purged or closed while the batch was handed out:
                     # it was not written; the client may send it again.
                     state.unpublish()
-                    raise NotLeader("the partition changed while the batch was being appended; retry") from None
+                    raise NotLeader("the partition changed while the batch was being appended; retry",
+                                    not_applied=True) from None
                 except BaseException:
                     state.unpublish()
                     if self.role is state and not state.fenced:
                         # Followers may hold the batch this node failed to write: its log
                         # must not get other records at those offsets in this epoch.
                         state.fenced = True
-                        if self.on_write_failed is not None:
-                            self.on_write_failed(self, state)
+                        if self.on_new_epoch_needed is not None:
+                            self.on_new_epoch_needed(self, state.epoch)
                     raise
                 state.appended(self.log.next_offset, tail)
                 end = max(result.last_offset + 1, staged.duplicate_end)
@@ -270,8 +286,9 @@ class ReplicatedPartition:
             log.warning("partition %s: truncating %d..%d to follow node %d at epoch %d",
                         self.key, offset, self.log.next_offset, role.leader, role.epoch)
             self.log.truncate(offset)
-            self.epochs.truncate_from(offset)
             role.high_watermark = min(role.high_watermark, offset)
+        # Also an epoch that starts at the cut and holds no record: it never reached the leader.
+        self.epochs.truncate_from(offset)
         return True
 
     async def durable(self, generation: int) -> bool:

@@ -26,7 +26,16 @@ _MAX_MESSAGE = 256 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", _MAX_MESSAGE),
     ("grpc.max_receive_message_length", _MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 10_000),
+    # A peer cut off by a network partition drops packets without a reset: HTTP/2 pings
+    # every 2 s (answered within 2 s) find the dead connection in ~4 s instead of ~30 s,
+    # so calls fail and channels reconnect instead of hanging until their deadline.
+    ("grpc.keepalive_time_ms", 2_000),
+    ("grpc.keepalive_timeout_ms", 2_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # the server side accepts those pings (else it ends the connection: "too many pings")
+    ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+    ("grpc.http2.min_time_between_pings_ms", 1_000),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
     # Log batches are up to a few MB: large HTTP/2 frames and write buffer cut the

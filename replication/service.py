@@ -89,8 +89,8 @@ class ReplicationService:
         await self._authorize(context)
         if request.from_node_id:
             self.m.last_seen[request.from_node_id] = time.monotonic()
-        leaderless = [pb.PartitionRef(stream_id=k[0], topic_id=k[1], partition_id=k[2]) for k in self.m.leaderless()]
-        return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.meta.is_leader, leaderless=leaderless)
+        needs = [pb.PartitionRef(stream_id=k[0], topic_id=k[1], partition_id=k[2]) for k in self.m.needs_election()]
+        return pb.PingResponse(node_id=self.m.node_id, metadata_leader=self.m.meta.is_leader, needs_election=needs)
 
     async def Join(self, request: pb.JoinRequest, context: Any) -> pb.JoinResponse:
         await self._authorize(context)
@@ -207,5 +207,5 @@ class ReplicationService:
         try:
             payload = await self.m.forwarded(request)
         except IggyError as exc:
-            return pb.ForwardResponse(status=exc.status)
+            return pb.ForwardResponse(status=exc.status, not_applied=getattr(exc, "not_applied", False))
         return pb.ForwardResponse(status=0, payload=payload)

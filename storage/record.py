@@ -30,6 +30,7 @@ from whippet.wire.batch import RECORD_DTYPE
 __all__ = [
     "HEADER_DTYPE",
     "HEADER_SIZE",
+    "assign_missing_ids",
     "check_stamped",
     "checksums",
     "count_valid",
@@ -94,6 +95,25 @@ def fill_random_ids(headers: np.ndarray, mask: np.ndarray) -> None:
     rnd = np.frombuffer(os.urandom(16 * k), dtype="<u8").reshape(k, 2)
     headers["id_lo"][mask] = (rnd[:, 0] & _V4_LO_CLEAR) | _V4_LO_SET
     headers["id_hi"][mask] = (rnd[:, 1] & _V4_HI_CLEAR) | _V4_HI_SET
+
+
+def assign_missing_ids(records: memoryview | bytes | bytearray | np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """A copy of the batch where every record with id 0 got a random UUIDv4, or None
+    when none has id 0 (the node that receives a send does this before forwarding it,
+    so a retry after a failover carries the same ids and deduplication can see it)."""
+    if not len(ends):
+        return None
+    ends64 = np.asarray(ends, dtype=np.int64)
+    u8 = np.frombuffer(records, dtype=np.uint8, count=int(ends64[-1]))
+    starts = record_starts(ends64)
+    headers, idx = gather_headers(u8, starts)
+    zero = (headers["id_lo"] == 0) & (headers["id_hi"] == 0)
+    if not bool(zero.any()):
+        return None
+    fill_random_ids(headers, zero)
+    out = u8.copy()
+    scatter_headers(out, idx, headers)
+    return out
 
 
 def check_stamped(

@@ -9,11 +9,13 @@ cluster CA (each member gets its own certificate, as ``make certs`` makes them).
 from __future__ import annotations
 
 import os
+import pwd
 import random
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -77,6 +79,9 @@ class NodeProcess:
     raft_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    #: Run the node as this Unix user (and its primary group); None = as the caller. The chaos
+    #: suite gives every node its own user so iptables can tell their packets apart.
+    user: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -101,8 +106,16 @@ class NodeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         log = open(self.log_path, "ab")
+        ids: dict[str, int] = {}
+        python = [sys.executable, "-m", "whippet.node"]
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            ids = {"user": entry.pw_uid, "group": entry.pw_gid}
+            _chown_tree(self.data_dir, entry.pw_uid, entry.pw_gid)
+            env["HOME"] = str(self.data_dir)
+            python = _python_for_others()
         args = [
-            sys.executable, "-m", "whippet.node",
+            *python,
             "--data-dir", str(self.data_dir),
             "--tcp-port", str(self.tcp_port),
             "--http-port", str(self.http_port),
@@ -111,7 +124,7 @@ class NodeProcess:
             "--with-default-root-credentials",
             *self.extra_args,
         ]
-        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, **ids)  # type: ignore[call-overload]
         log.close()
 
     def wait_ready(self, timeout: float = 30.0) -> NodeProcess:
@@ -161,6 +174,42 @@ class NodeProcess:
             self.proc.wait(10)
 
 
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Give a node's data dir to its user (the caller may have created it, or a trial copied it)."""
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, gid)
+
+
+def _traversable_by_others(path: str) -> bool:
+    """Whether a user other than the owner may reach ``path`` (every ancestor has o+x)."""
+    p = Path(path).resolve()
+    return all(os.stat(d).st_mode & 0o001 for d in [*reversed(p.parents)]) and bool(os.stat(p).st_mode & 0o005)
+
+
+def _python_for_others() -> list[str]:
+    """The command that runs ``python -m whippet.node`` as another user.
+
+    Our own interpreter when that user can reach it. A pyenv interpreter under a private
+    ``/root`` is not reachable: then the system interpreter of the same minor version runs
+    isolated (``-I -S``: no user site, no distribution packages) with our environment's
+    site-packages added, so the node imports exactly the packages (C extensions are ABI
+    ``cp3XX``, valid across patch releases) and the code of the caller.
+    """
+    if _traversable_by_others(sys.executable):
+        return [sys.executable, "-m", "whippet.node"]
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    if not (os.path.exists(system) and _traversable_by_others(system)):
+        raise RuntimeError(f"no interpreter another user can run: {sys.executable} is private and {system} is missing")
+    site = sysconfig.get_paths()["purelib"]
+    boot = (
+        f"import runpy, site; site.addsitedir({site!r}); "
+        "runpy.run_module('whippet.node', run_name='__main__', alter_sys=True)"
+    )
+    return [system, "-I", "-S", "-c", boot]
+
+
 def free_port_pair() -> int:
     """A port p with p+1 free too (Raft on p, replication gRPC on p+1)."""
     for _ in range(200):
@@ -178,6 +227,8 @@ class Cluster:
     replication_factor: int = 3
     extra_env: dict[str, str] = field(default_factory=dict)
     nodes: dict[int, NodeProcess] = field(default_factory=dict)
+    #: Node id -> the Unix user that node runs as (see ``NodeProcess.user``); empty = the caller.
+    users: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         raft = {i: free_port_pair() for i in range(1, self.size + 1)}
@@ -191,7 +242,9 @@ class Cluster:
                 **self._member_certificate(i),
                 **self.extra_env,
             }
-            self.nodes[i] = NodeProcess(data_dir=self.root / f"node-{i}", raft_port=raft[i], extra_env=env)
+            self.nodes[i] = NodeProcess(
+                data_dir=self.root / f"node-{i}", raft_port=raft[i], extra_env=env, user=self.users.get(i)
+            )
 
     def add_node(self, node_id: int, timeout: float = 60.0) -> NodeProcess:
         """Scale out: start one more node whose member list includes itself; the running
@@ -216,10 +269,15 @@ class Cluster:
         if not (certs / "cluster" / f"node-{node_id}.pem").exists():
             subprocess.run([sys.executable, "-m", "whippet.node.certs", "--out", str(certs), "--cluster", cluster,
                             "--nodes", str(max(node_id, self.size))], check=True, capture_output=True, timeout=60)
+        key = certs / "cluster" / f"node-{node_id}.key"
+        user = self.users.get(node_id)
+        if user is not None:  # the key is 0600: the node's own Unix user must own it
+            entry = pwd.getpwnam(user)
+            os.chown(key, entry.pw_uid, entry.pw_gid)
         return {
             "WHIPPET_CLUSTER_TLS_CA_FILE": str(certs / "cluster" / "ca.pem"),
             "WHIPPET_CLUSTER_TLS_CERT_FILE": str(certs / "cluster" / f"node-{node_id}.pem"),
-            "WHIPPET_CLUSTER_TLS_KEY_FILE": str(certs / "cluster" / f"node-{node_id}.key"),
+            "WHIPPET_CLUSTER_TLS_KEY_FILE": str(key),
         }
 
     def start(self, timeout: float = 60.0) -> Cluster:

@@ -86,3 +86,6 @@ SEND_MESSAGES_APPENDED: Final = 9004
 GET_PARTITION_STATES: Final = 9005
 #: the calling session's own membership in a consumer group: member id and partitions
 GET_CONSUMER_ASSIGNMENT: Final = 9006
+#: a 0.9 client's PollMessages (same payload as 100) forwarded to the partition leader,
+#: answered in the 0.9 poll layout (batch records)
+POLL_MESSAGES_V09: Final = 9007

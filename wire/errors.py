@@ -345,8 +345,15 @@ class TaskTimeout(IggyError):
 # whippet's cluster edition: codes past Iggy 0.8's table (the 0.8 SDK reports them as "error").
 
 class NotLeader(IggyError):
+    """This node does not lead the partition (now). ``not_applied``: the request was
+    certainly not run anywhere, so the node may run it again on the next leader itself."""
+
     code = 12010
     retriable = True
+
+    def __init__(self, reason: str = "", *, not_applied: bool = False, code: int | None = None) -> None:
+        super().__init__(reason, code=code)
+        self.not_applied = not_applied
 
 class ReplicationTimeout(IggyError):
     code = 12011

@@ -106,6 +106,10 @@ class CreateTopic(WireStruct):
 
     ``compression`` 1 none, 2 gzip; ``message_expiry``/``max_topic_size`` 0 = server
     default, u64::MAX = never/unlimited; ``replication_factor`` 0 means 1.
+
+    ``options`` (the topic options a 0.9 client set, ``(key, kind, value)``) and
+    ``ack`` (the ack level its ``durability`` option chose) are not on the 0.8
+    wire: the 0.8 codec leaves them empty (``wire.v09.requests`` fills them).
     """
 
     CODE: ClassVar[int] = codes.CREATE_TOPIC
@@ -125,6 +129,9 @@ class CreateTopic(WireStruct):
     max_topic_size: int
     replication_factor: int
     name: str
+    options: tuple[tuple[str, int, bytes], ...] = ()
+    ack: str = ""
+    EXTRA: ClassVar[tuple[str, ...]] = ("options", "ack")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,8 @@ class DeleteTopic(WireStruct):
 
 @dataclass(frozen=True, slots=True)
 class UpdateTopic(WireStruct):
+    """``options``: the keys a 0.9 client patched, as sent (not on the 0.8 wire)."""
+
     CODE: ClassVar[int] = codes.UPDATE_TOPIC
     LAYOUT = (
         ("stream_id", IDENT),
@@ -154,6 +163,8 @@ class UpdateTopic(WireStruct):
     max_topic_size: int
     replication_factor: int
     name: str
+    options: tuple[tuple[str, int, bytes], ...] = ()
+    EXTRA: ClassVar[tuple[str, ...]] = ("options",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ shipping. Logins, logouts and all reads are local.
 
 Codes past Iggy's table (9001 ``GET_PARTITION_LEADERS``, 9002 ``SET_TOPIC_ACK``,
 9003 ``GET_TOPIC_ACK``, 9004 ``SEND_MESSAGES_APPENDED``,
-9005 ``GET_PARTITION_STATES``, 9006 ``GET_CONSUMER_ASSIGNMENT``) are whippet's own; a 0.8 server answers them with
+9005 ``GET_PARTITION_STATES``, 9006 ``GET_CONSUMER_ASSIGNMENT``, 9007 ``POLL_MESSAGES_V09``) are whippet's own; a 0.8 server answers them with
 InvalidCommand, which our SDK reads as "not offered".
 """
 
@@ -128,6 +128,7 @@ _SPECS = (
     _spec(rq.GetTopicAck, "topic.ack.get", repeat=True),
     _spec(rq.GetPartitionStates, "partition.states", repeat=True),
     _spec(rq.GetConsumerAssignment, "consumer_group.assignment", repeat=True),
+    CommandSpec(codes.POLL_MESSAGES_V09, "message.poll_v09", rq.PollMessages, needs_auth=True, replicated=False),
 )
 
 COMMAND_TABLE: dict[int, CommandSpec] = {spec.code: spec for spec in _SPECS}

@@ -52,7 +52,7 @@ def resolve_for_poll(
         _check_partition(topic, pid)
         return Resolved(1, consumer_id(consumer.id), pid)
     group = node.meta.machine.group(topic.stream_id, topic.id, consumer.id.value)
-    member = node.meta.machine.member(topic.stream_id, topic.id, group.id, session.node_id, session.client_id)
+    member = node.meta.machine.member(topic.stream_id, topic.id, group.id, *session.member())
     if member is None:
         raise ConsumerGroupMemberNotFound()
     owned = sorted(member.partitions)
@@ -90,7 +90,7 @@ def resolve_for_offsets(
         pid = 0 if partition_id is None else partition_id
         _check_partition(topic, pid)
         return Resolved(2, group.id, pid)
-    member = node.meta.machine.member(topic.stream_id, topic.id, group.id, session.node_id, session.client_id)
+    member = node.meta.machine.member(topic.stream_id, topic.id, group.id, *session.member())
     if member is None:
         raise ConsumerGroupMemberNotFound()
     if partition_id is None:

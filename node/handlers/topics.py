@@ -109,6 +109,8 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
             max_topic_size=req.max_topic_size,
             replication_factor=replication_factor,
             created_at=now_us(),
+            options=req.options,
+            ack=req.ack,
         )
     )
     with node.meta.lock:
@@ -143,6 +145,7 @@ async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Rep
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
             replication_factor=replication_factor,
+            options=req.options,
         )
     )
     return b""

@@ -23,11 +23,15 @@ from whippet.node.http.bodies import (
 )
 from whippet.node.http.errors import NotFound
 from whippet.node.http.routing import Call, Param, Route, json, no_content
+from whippet.node.v09.dispatch import patched_update
+from whippet.node.v09.replies import topic_view
 from whippet.wire import requests as rq
 from whippet.wire import responses as rs
 from whippet.wire.ack import ACK_LEVELS
 from whippet.wire.errors import IggyError
+from whippet.wire.headers import HeaderKind
 from whippet.wire.primitives import Identifier
+from whippet.wire.v09 import options as o09
 
 __all__ = ["ROUTES"]
 
@@ -109,11 +113,32 @@ def _topic_settings(body: dict[str, object]) -> tuple[int, int, int, int]:
     return _COMPRESSION[compression], expiry, max_size, replication or 0
 
 
+def _options(body: dict[str, object], *, update: bool) -> o09.TopicOptions:
+    """A 0.9 body's ``options`` (key -> string value), checked against the topic catalog."""
+    raw = body.get("options") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise fail("`options` must map option keys to strings")
+    return o09.parse_topic_options([(str(k), HeaderKind.STRING, v.encode()) for k, v in raw.items()], update=update)
+
+
+def _with_options(call: Call, topic: dict[str, object]) -> dict[str, object]:
+    """A topic's JSON plus its 0.9 ``options``: value as text, and whether the client set it."""
+    stream = path_id(call.request, "stream_id").value
+    with call.node.meta.lock:
+        stream_id = call.node.meta.machine.stream(stream).id
+    explicit, derived, _, _ = topic_view(call.node, stream_id, int(topic["id"]))  # type: ignore[call-overload]
+    topic["options"] = {
+        **{k: {"value": o09.option_text(kind, v), "explicit": False} for k, kind, v in derived},
+        **{k: {"value": o09.option_text(kind, v), "explicit": True} for k, kind, v in explicit},
+    }
+    return topic
+
+
 async def _get_topics(call: Call) -> web.Response:
     payload = await call.run(rq.GetTopics(stream_id=path_id(call.request, "stream_id")))
     if not payload and not await _exists(call, rq.GetStream(stream_id=path_id(call.request, "stream_id"))):
         raise NotFound()  # 0.8: an unknown stream is 404, a stream without topics is []
-    return json([js.topic(t) for t in rs.decode_topics(payload)])
+    return json([_with_options(call, js.topic(t)) for t in rs.decode_topics(payload)])
 
 
 async def _get_topic(call: Call) -> web.Response:
@@ -121,7 +146,7 @@ async def _get_topic(call: Call) -> web.Response:
     payload = await call.run(rq.GetTopic(stream_id=stream_id, topic_id=topic_id))
     if not payload:
         raise NotFound()
-    return json(js.topic_details(rs.TopicDetails.decode(payload)))
+    return json(_with_options(call, js.topic_details(rs.TopicDetails.decode(payload))))
 
 
 async def _create_topic(call: Call) -> web.Response:
@@ -131,31 +156,45 @@ async def _create_topic(call: Call) -> web.Response:
     if partitions > _MAX_PARTITIONS:
         raise fail(f"at most {_MAX_PARTITIONS} partitions", 2015)  # TooManyPartitions
     compression, expiry, max_size, replication = _topic_settings(body)
+    opts = _options(body, update=False)
     command = rq.CreateTopic(
         stream_id=path_id(call.request, "stream_id"),
         partitions_count=partitions,
-        compression=compression,
-        message_expiry=expiry,
-        max_topic_size=max_size,
+        compression=opts.compression or compression,
+        message_expiry=opts.message_expiry or expiry,
+        max_topic_size=opts.max_topic_size or max_size,
         replication_factor=replication,
         name=name,
+        options=opts.entries,
+        ack=opts.ack or "",
     )
-    return json(js.topic_details(rs.TopicDetails.decode(await call.run(command))))
+    return json(_with_options(call, js.topic_details(rs.TopicDetails.decode(await call.run(command)))))
 
 
 async def _update_topic(call: Call) -> web.Response:
     body = await json_object(call.request)
     name = _name(body, 2014)
-    compression, expiry, max_size, replication = _topic_settings(body)
     stream_id, topic_id = _ids(call)
+    if body.get("compression_algorithm") is None:  # a 0.9 body: a patch of what it names
+        given = {k: str(body[k]) for k in ("message_expiry", "max_topic_size") if body.get(k) is not None}
+        body = {**body, "options": {**given, **(body.get("options") or {})}}  # type: ignore[dict-item]
+    opts = _options(body, update=True)
+    if body.get("compression_algorithm") is None:
+        patch = rq.UpdateTopic(stream_id=stream_id, topic_id=topic_id, compression=opts.compression or 0,
+                               message_expiry=opts.message_expiry or 0, max_topic_size=opts.max_topic_size or 0,
+                               replication_factor=0, name=name, options=opts.entries)  # fmt: skip
+        await call.run(patched_update(call.node, patch))
+        return no_content()
+    compression, expiry, max_size, replication = _topic_settings(body)
     command = rq.UpdateTopic(
         stream_id=stream_id,
         topic_id=topic_id,
-        compression=compression,
-        message_expiry=expiry,
-        max_topic_size=max_size,
+        compression=opts.compression or compression,
+        message_expiry=opts.message_expiry or expiry,
+        max_topic_size=opts.max_topic_size or max_size,
         replication_factor=replication,
         name=name,
+        options=opts.entries,
     )
     await call.run(command)
     return no_content()

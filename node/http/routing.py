@@ -13,7 +13,7 @@ user id of the request's access token.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -68,8 +68,18 @@ class Call:
     claims: Claims | None
 
     async def run(self, command: WireStruct) -> bytes:
-        """Run a binary command as this session; the OK payload, or IggyError raised."""
-        return await self.run_payload(command.CODE, command.encode())
+        """Run a binary command as this session; the OK payload, or IggyError raised.
+
+        The command goes through the binary codec (so HTTP input is validated as
+        the wire's is); fields with no 0.8 wire form (``EXTRA``: a 0.9 topic's
+        options) are carried over to the decoded request.
+        """
+        if not command.EXTRA:
+            return await self.run_payload(command.CODE, command.encode())
+        decoded = replace(type(command).decode(command.encode()),  # type: ignore[type-var]
+                          **{name: getattr(command, name) for name in command.EXTRA})
+        reply = await dispatch(self.node, self.session, command.CODE, memoryview(b""), request=decoded)
+        return bytes(reply) if isinstance(reply, (bytes, bytearray, memoryview)) else b"".join(reply)
 
     async def run_payload(self, code: int, payload: bytes) -> bytes:
         reply = await dispatch(self.node, self.session, code, memoryview(payload))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from whippet.node.dispatch import dispatch, error_frame, reply_buffers
 from whippet.node.session import TRANSPORT_TCP
+from whippet.node.transports.sniff import Frame, Unreadable, answer_frame
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -52,9 +53,9 @@ class BinaryProtocol(asyncio.Protocol):
     def __init__(self, node: Node, transport_kind: int = TRANSPORT_TCP) -> None:
         self._node = node
         self._kind = transport_kind
-        self._reader = node.limits.reader("tcp")
+        self._reader = node.limits.reader("tcp")  # 0.8 or 0.9, decided by the first bytes
         self._guard: Guard | None = None
-        self._queue: collections.deque[tuple[int, memoryview]] = collections.deque()
+        self._queue: collections.deque[Frame] = collections.deque()
         self._wakeup = asyncio.Event()
         self._transport: asyncio.Transport | None = None
         self._session: Session | None = None
@@ -82,13 +83,11 @@ class BinaryProtocol(asyncio.Protocol):
         if self._closing or self._guard is None:
             return
         self._reader.feed(data)
-        try:
-            while (frame := self._reader.next_frame()) is not None:
-                self._queue.append((frame.code, frame.payload))
-        except IggyError as exc:
-            # Unreadable framing: answer in order after what is queued, then close.
-            self._queue.append((-exc.status, memoryview(b"")))
-            self._closing = True
+        while (frame := self._reader.next_frame()) is not None:
+            self._queue.append(frame)
+            if isinstance(frame, Unreadable):
+                # Unreadable framing: answer in order after what is queued, then close.
+                self._closing = True
         self._guard.touch(len(data), self._reader.receiving())
         if self._queue:
             self._wakeup.set()
@@ -128,16 +127,17 @@ class BinaryProtocol(asyncio.Protocol):
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                code, payload = self._queue.popleft()
+                frame = self._queue.popleft()
                 if self._paused and len(self._queue) < _MAX_QUEUED // 2:
                     self._paused = False
                     if self._guard is not None:
                         self._guard.hold(False)
                     transport.resume_reading()
-                buffers, close = await answer(self._node, session, code, payload)
+                buffers, close = await answer_frame(self._node, session, frame)
                 if transport.is_closing():
                     return
-                transport.writelines(buffers)
+                if buffers:
+                    transport.writelines(buffers)
                 if close:
                     break
                 if not self._can_write.is_set():

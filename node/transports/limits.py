@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 
-from whippet.wire.framing import RequestReader
+from whippet.node.transports.sniff import FrameReader
 
 if TYPE_CHECKING:
     from whippet.node.config import NodeConfig
@@ -154,10 +154,11 @@ class Limits:
         self._guards.add(guard)
         return guard
 
-    def reader(self, transport: str) -> RequestReader:
-        """A frame reader bounded by ``transport``'s max frame size, counting refusals."""
-        return RequestReader(max_frame=self.max_frame[transport],
-                             on_oversize=lambda: self.count("frame_size", transport))
+    def reader(self, transport: str) -> FrameReader:
+        """A frame reader (0.8 or 0.9, by the first bytes) bounded by ``transport``'s max frame
+        size, counting refusals."""
+        return FrameReader(max_frame=self.max_frame[transport],
+                           on_oversize=lambda: self.count("frame_size", transport))
 
     def count(self, limit: str, transport: str) -> None:
         self._rejections.labels(limit, transport).inc()

@@ -34,9 +34,9 @@ from aioquic.quic.events import (
 
 from whippet.node.session import TRANSPORT_QUIC
 from whippet.node.transports import tls
-from whippet.node.transports.binary import answer
-from whippet.wire.errors import IggyError, InvalidCommand
-from whippet.wire.framing import RequestReader, encode_error
+from whippet.node.transports.sniff import Frame, FrameReader, Unreadable, answer_frame
+from whippet.wire.errors import InvalidCommand
+from whippet.wire.framing import encode_error
 
 if TYPE_CHECKING:
     from whippet.node.server import Node
@@ -96,8 +96,8 @@ class _Stream:
 
     __slots__ = ("reader", "started")
 
-    def __init__(self, reader: RequestReader) -> None:
-        self.reader = reader
+    def __init__(self, reader: FrameReader) -> None:
+        self.reader = reader  # 0.8 or 0.9, decided by the stream's first bytes
         self.started = False
 
 
@@ -149,24 +149,23 @@ class _Connection(QuicConnectionProtocol):
         if stream.started:
             return  # one request per stream; anything after the frame is ignored
         stream.reader.feed(event.data)
-        try:
-            frame = stream.reader.next_frame()
-        except IggyError as exc:
+        frame = stream.reader.next_frame()
+        if isinstance(frame, Unreadable):  # this stream only: 0.8 gets the status, 0.9 no reply
             stream.started = True
-            self._reply(sid, [encode_error(exc.status)])
+            self._reply(sid, [] if frame.status is None else [encode_error(frame.status)])
             return
         if frame is not None:
             stream.started = True
-            task = self._loop.create_task(self._run(sid, frame.code, frame.payload))
+            task = self._loop.create_task(self._run(sid, frame))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif event.end_stream:
             stream.started = True
-            self._reply(sid, [encode_error(InvalidCommand.code)])
+            self._reply(sid, [] if stream.reader.is_v09 else [encode_error(InvalidCommand.code)])
 
-    async def _run(self, sid: int, code: int, payload: memoryview) -> None:
+    async def _run(self, sid: int, frame: Frame) -> None:
         assert self._session is not None
-        buffers, close = await answer(self._node, self._session, code, payload)
+        buffers, close = await answer_frame(self._node, self._session, frame)
         if self._closed_session:
             return
         self._reply(sid, buffers)
@@ -178,6 +177,8 @@ class _Connection(QuicConnectionProtocol):
         last = len(buffers) - 1
         self._streams.pop(sid, None)
         try:
+            if not buffers:  # nothing to say (a broken 0.9 frame): just finish the stream
+                quic.send_stream_data(sid, b"", end_stream=True)
             for i, buf in enumerate(buffers):  # aioquic appends each to the stream's send buffer
                 quic.send_stream_data(sid, buf, end_stream=i == last)
         except (RuntimeError, ValueError) as exc:  # the client reset or stopped the stream meanwhile

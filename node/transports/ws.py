@@ -27,8 +27,7 @@ from websockets.frames import CloseCode
 
 from whippet.node.session import TRANSPORT_WS
 from whippet.node.transports import tls
-from whippet.node.transports.binary import answer
-from whippet.wire.errors import IggyError
+from whippet.node.transports.sniff import Unreadable, answer_frame
 
 if TYPE_CHECKING:
     from whippet.node.server import Node
@@ -120,29 +119,22 @@ async def _serve_connection(node: Node, ws: ServerConnection) -> None:
     address = f"{peer[0]}:{peer[1]}" if peer else "unknown:0"
     session = node.clients.open(address, TRANSPORT_WS)
     node.metrics.connections(+1)
-    reader = node.limits.reader("ws")
+    reader = node.limits.reader("ws")  # 0.8 or 0.9, decided by the first bytes
     guarded: _GuardedConnection = ws  # type: ignore[assignment]  # made by create_connection
     try:
         async for message in ws:
             if isinstance(message, str):
                 continue
             reader.feed(message)
-            while True:
-                try:
-                    frame = reader.next_frame()
-                except IggyError as exc:  # unreadable framing: the byte stream cannot be trusted
-                    buffers, _ = await answer(node, session, -exc.status, memoryview(b""))
-                    await ws.send(_message(buffers))
-                    return
-                if frame is None:
-                    guarded.app_receiving = reader.receiving()
-                    break
+            while (frame := reader.next_frame()) is not None:
                 guarded.answering(True)
-                buffers, close = await answer(node, session, frame.code, frame.payload)
-                await ws.send(_message(buffers))
+                buffers, close = await answer_frame(node, session, frame)
+                if buffers:
+                    await ws.send(_message(buffers))
                 guarded.answering(False)
-                if close:
+                if close or isinstance(frame, Unreadable):  # the byte stream cannot be trusted
                     return
+            guarded.app_receiving = reader.receiving()
     except ConnectionClosed as exc:
         if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
             node.limits.count("frame_size", "ws")

@@ -156,12 +156,14 @@ class ForwardRequest(_message.Message):
     def __init__(self, code: _Optional[int] = ..., payload: _Optional[bytes] = ..., origin_node_id: _Optional[int] = ..., client_id: _Optional[int] = ..., user_id: _Optional[int] = ..., has_user: _Optional[bool] = ..., hops: _Optional[int] = ..., min_applied: _Optional[int] = ...) -> None: ...
 
 class ForwardResponse(_message.Message):
-    __slots__ = ("status", "payload")
+    __slots__ = ("status", "payload", "not_applied")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    NOT_APPLIED_FIELD_NUMBER: _ClassVar[int]
     status: int
     payload: bytes
-    def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    not_applied: bool
+    def __init__(self, status: _Optional[int] = ..., payload: _Optional[bytes] = ..., not_applied: _Optional[bool] = ...) -> None: ...
 
 class PingRequest(_message.Message):
     __slots__ = ("from_node_id",)
@@ -170,14 +172,14 @@ class PingRequest(_message.Message):
     def __init__(self, from_node_id: _Optional[int] = ...) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ("node_id", "metadata_leader", "leaderless")
+    __slots__ = ("node_id", "metadata_leader", "needs_election")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_LEADER_FIELD_NUMBER: _ClassVar[int]
-    LEADERLESS_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_ELECTION_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     metadata_leader: bool
-    leaderless: _containers.RepeatedCompositeFieldContainer[PartitionRef]
-    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ..., leaderless: _Optional[_Iterable[_Union[PartitionRef, _Mapping]]] = ...) -> None: ...
+    needs_election: _containers.RepeatedCompositeFieldContainer[PartitionRef]
+    def __init__(self, node_id: _Optional[int] = ..., metadata_leader: _Optional[bool] = ..., needs_election: _Optional[_Iterable[_Union[PartitionRef, _Mapping]]] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("raft_address", "hops")

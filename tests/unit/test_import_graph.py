@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 #: - ``replication`` ships storage's logs under metadata's placement;
 #: - ``node`` is the server process, above every server package;
 #: - ``sdk`` is a client: the codec only, so it installs without the server;
-#: - ``cli`` is the CLI and the bench tools: the SDK, the codec, and ``procs`` (the
+#: - ``cli`` is the CLI and the bench tools: the SDK, the codec, the version, and ``procs`` (the
 #:   bench starts real node processes by command line, as the tests do; it never
 #:   imports server code, so `pip install whippet` stays client-only);
 #: - ``procs`` starts node processes by command line and imports nothing;
-#: - ``devtools`` (this graph) reads source files and imports nothing.
+#: - ``devtools`` (this graph) reads source files and imports nothing;
+#: - ``chaos`` (the fault suite) is a client of a real cluster: it starts nodes through
+#:   ``procs``, talks to them with the SDK and the codec, and reads the replicas' logs
+#:   from their data dirs with ``storage`` once they are stopped; no server code runs in it.
 LAYERS: dict[str, set[str]] = {
     "whippet": set(),
     "wire": set(),
@@ -36,9 +39,10 @@ LAYERS: dict[str, set[str]] = {
     "replication": {"metadata", "storage", "wire"},
     "node": {"replication", "metadata", "storage", "wire", "whippet"},
     "sdk": {"wire"},
-    "cli": {"sdk", "wire", "procs"},
+    "cli": {"sdk", "wire", "procs", "whippet"},
     "procs": set(),
     "devtools": set(),
+    "chaos": {"procs", "sdk", "wire", "storage"},
 }
 
 #: Known upward imports (importing module, imported module). Empty since replication

@@ -93,4 +93,7 @@ ALL_COMMANDS: list[Any] = [
     c.RegisterNode(node(2)),
     c.SetTopicAck(1, 2, "all"),
     c.SetTopicAck(1, 2, ""),
+    c.CreateTopic(1, "t", 1, 1, 0, 0, 1, 5, (("durability", 2, b"persisted"), ("segment_size", 12, b"\0" * 8)), "all"),
+    c.UpdateTopic(1, 2, "t2", 2, 0, 0, 0, (("compression_algorithm", 2, b"gzip"),)),
+    c.ClientRequest("0f" * 16, 7, (1 << 64) - 1, c.CreateStream("s", 1)),
 ]

@@ -49,6 +49,13 @@ def test_matching_prefix_is_dropped_and_the_conflict_handed_on() -> None:
     assert [e[1] for e in msg["entries"]] == [4, 5]  # type: ignore[union-attr]
 
 
+def test_a_resent_tail_is_not_deleted_and_re_added() -> None:
+    """pysyncobj deleted and re-appended entries it already had (the journal briefly lost
+    committed entries, logged as "truncating already-applied log entries")."""
+    msg, verified = raft_patches.trim_append_entries(ae(3, 2, [(4, 2), (5, 3)]), term)
+    assert verified == 5 and msg is not None and "entries" not in msg
+
+
 def test_new_entries_past_our_end_and_rejections_pass_unchanged() -> None:
     for message in (ae(5, 3, [(6, 3)]), ae(5, 2, [(6, 3)]), ae(9, 3, []), ae(3, 2, [(4, 3)])):
         out, verified = raft_patches.trim_append_entries(message, term)

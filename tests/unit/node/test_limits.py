@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from whippet.node.config import load_config
 from whippet.node.transports.limits import Limits
+from whippet.node.transports.sniff import Unreadable
 from whippet.wire.errors import InvalidCommand
-from whippet.wire.framing import encode_request, request_header
+from whippet.wire.framing import RequestFrame, encode_request, request_header
+from whippet.wire.v09.header import RequestHeader
 
 
 def _limits(**settings: int) -> tuple[Limits, CollectorRegistry]:
@@ -91,11 +92,20 @@ def test_a_frame_over_the_transport_limit_is_refused_from_its_header_and_counted
     reader = limits.reader("tcp")
     reader.feed(encode_request(1, b"x" * 1020))  # exactly the limit: length field = 1024
     frame = reader.next_frame()
-    assert frame is not None and len(frame.payload) == 1020
+    assert isinstance(frame, RequestFrame) and len(frame.payload) == 1020
     reader.feed(request_header(101, 1 << 30)[:4])  # 1 GiB SendMessages: refused from 4 bytes, nothing buffered
-    with pytest.raises(InvalidCommand, match="exceeds this transport's limit of 1024"):
-        reader.next_frame()
+    assert reader.next_frame() == Unreadable(InvalidCommand.code)
     assert _count(registry, "frame_size", "tcp") == 1
+
+
+def test_a_09_message_over_the_limit_is_refused_too() -> None:
+    limits, registry = _limits(ws_max_frame_size=1024)
+    reader = limits.reader("ws")
+    header = RequestHeader(size=1 << 20, cluster=bytes(16), view=0, release=0, replica=0, client=1,
+                           request_checksum=0, timestamp=0, request=1, operation=0, session=0, code=1)
+    reader.feed(header.encode())  # a 1 MiB 0.9 message: refused from its header
+    assert reader.next_frame() == Unreadable(None)  # a 0.9 stream just closes, as upstream
+    assert _count(registry, "frame_size", "ws") == 1
 
 
 def test_every_limit_series_exists_before_anything_happens() -> None:

@@ -156,3 +156,14 @@ async def test_an_append_finishing_after_resign_fails_at_once() -> None:
     s.appended(3)
     with pytest.raises(NotLeader):
         await asyncio.wait_for(s.acknowledged(3, "quorum", 10), 1)
+
+
+async def test_a_producer_hears_within_the_lease_that_its_leader_lost_the_quorum() -> None:
+    import time
+
+    s = LeaderState(epoch=1, replicas=(1, 2, 3), self_id=1, log_end=0, lease_s=0.3)
+    s.appended(3)
+    started = time.monotonic()
+    with pytest.raises(NotLeader):
+        await s.acknowledged(3, "quorum", 10)
+    assert time.monotonic() - started < 1.5  # not the 10 s ack timeout

@@ -12,7 +12,7 @@ REFERENCE_CODES = [
     300, 301, 302, 303, 304, 305, 402, 403, 503, 600, 601, 602, 603, 604, 605,
 ]  # fmt: skip
 # whippet's own commands, past Iggy's table (a 0.8 server answers them with InvalidCommand).
-WHIPPET_CODES = [9001, 9002, 9003, 9004, 9005, 9006]
+WHIPPET_CODES = [9001, 9002, 9003, 9004, 9005, 9006, 9007]
 
 
 def test_table_holds_exactly_the_reference_codes_and_ours() -> None:
@@ -34,6 +34,8 @@ def test_entries_are_consistent() -> None:
         assert spec.code == code
         if spec.request is None:  # parsed by wire.batch
             assert code in (codes.SEND_MESSAGES, codes.SEND_MESSAGES_APPENDED)
+        elif code == codes.POLL_MESSAGES_V09:  # a PollMessages payload, answered in the 0.9 layout
+            assert spec.request.CODE == codes.POLL_MESSAGES
         else:
             assert spec.request.CODE == code
 
@@ -73,6 +75,10 @@ def test_logins_and_repeatable_commands() -> None:
         codes.GET_CONSUMER_OFFSET, codes.STORE_CONSUMER_OFFSET, codes.GET_STREAM, codes.GET_STREAMS,
         codes.GET_TOPIC, codes.GET_TOPICS, codes.GET_CONSUMER_GROUP, codes.GET_CONSUMER_GROUPS,
         codes.JOIN_CONSUMER_GROUP,
+        # whippet's own: reads, and the send that reports offsets (its messages carry ids,
+        # so with deduplication, on by default, a repeat stores nothing twice)
+        codes.GET_PARTITION_LEADERS, codes.GET_TOPIC_ACK, codes.SEND_MESSAGES_APPENDED,
+        codes.GET_PARTITION_STATES, codes.GET_CONSUMER_ASSIGNMENT,
     }
-    for code in (codes.CREATE_STREAM, codes.DELETE_TOPIC, codes.LOGOUT_USER, codes.SEND_MESSAGES_APPENDED):
+    for code in (codes.CREATE_STREAM, codes.DELETE_TOPIC, codes.LOGOUT_USER, codes.SET_TOPIC_ACK):
         assert not COMMAND_TABLE[code].repeatable
