@@ -134,8 +134,12 @@ _SLOW_SEED_WEIGHT = 0.1
 
 def seed_frames() -> list[tuple[bytes, float]]:
     """(frame, weight) of every seed."""
+    requests = [*REQUESTS, *_aimed()]
     seeds = [(encode_request(r.CODE, r.encode()), _SLOW_SEED_WEIGHT if r.CODE == codes.LOGIN_USER else 1.0)
-             for r in [*REQUESTS, *_aimed()]]
+             for r in requests]
+    # whippet's own 0.9-format poll (9007) takes a PollMessages payload
+    seeds += [(encode_request(codes.POLL_MESSAGES_V09, r.encode()), 1.0) for r in requests
+              if r.CODE == codes.POLL_MESSAGES]
     return seeds + [(f, 1.0) for f in _sends()]
 
 

@@ -175,6 +175,9 @@ COMMANDS: list[Command] = [
     _cmd(rq.PollMessages(consumer=_C1, stream_id=S, topic_id=T, partition_id=0, strategy=PollingStrategy.offset(0),
                          count=10, auto_commit=False), "POLL",
          ("GET", _TOPIC_PATH + "/messages?consumer_id=1&partition_id=0&kind=offset&value=0&count=10", None)),
+    Command(codes.POLL_MESSAGES_V09, "POLL", rq.PollMessages(
+        consumer=_C1, stream_id=S, topic_id=T, partition_id=0, strategy=PollingStrategy.offset(0), count=10,
+        auto_commit=False).encode, None),
     Command(codes.SEND_MESSAGES, "SEND", _send_body, ("POST", _TOPIC_PATH + "/messages", _SEND_JSON)),
     Command(codes.SEND_MESSAGES_APPENDED, "SEND", _send_body, None),
     _cmd(rq.FlushUnsavedBuffer(stream_id=S, topic_id=T, partition_id=0, fsync=False), "SEND",
