@@ -12,7 +12,7 @@ from whippet.metadata import _lookup
 from whippet.metadata.commands import DeleteConsumerOffset, StoreConsumerOffset
 from whippet.metadata.events import Event
 from whippet.metadata.model import MetadataState, Topic
-from whippet.wire.errors import ConsumerOffsetNotFound, InvalidCommand
+from whippet.wire.errors import ConsumerOffsetNotFound, InvalidCommand, NotLeader
 
 __all__ = ["clear_group", "clear_topic", "delete_offset", "store_offset"]
 
@@ -25,6 +25,12 @@ def _check_kind(kind: int) -> None:
 def store_offset(st: MetadataState, cmd: StoreConsumerOffset, ev: list[Event]) -> None:
     _check_kind(cmd.kind)
     p = _lookup.partition(st, cmd.stream_id, cmd.topic_id, cmd.partition_id)
+    if cmd.leader_epoch is not None and cmd.seq is not None:
+        fence = (cmd.leader_epoch, cmd.seq)
+        if fence <= p.offsets_fence:
+            raise NotLeader(f"offset store from leader epoch {fence[0]} (#{fence[1]}) arrived after "
+                            f"{p.offsets_fence}; not applied")
+        p.offsets_fence = fence
     p.offsets[(cmd.kind, cmd.consumer_id)] = cmd.offset
 
 

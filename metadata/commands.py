@@ -282,7 +282,13 @@ class DropNodeMemberships(Command):
 # --- consumer offsets ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class StoreConsumerOffset(Command):
-    """kind 1 = consumer, 2 = consumer group (consumer_id is then the group id)."""
+    """kind 1 = consumer, 2 = consumer group (consumer_id is then the group id).
+
+    ``leader_epoch``/``seq``: the proposing partition leader's epoch and its running
+    count of offset changes; the machine applies a store only if that pair is above the
+    partition's last one, so a proposal delayed past a newer one is refused. Absent in
+    commands written before the field existed (applied unfenced).
+    """
 
     stream_id: int
     topic_id: int
@@ -290,6 +296,8 @@ class StoreConsumerOffset(Command):
     kind: int
     consumer_id: int
     offset: int
+    leader_epoch: int | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,10 @@ class Partition:
     #: stored consumer offsets, (kind, consumer id) -> offset; kind 1 consumer, 2 group.
     #: Replicated with the metadata so they survive a partition leader failover.
     offsets: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: (leader epoch, sequence) of the last offset change applied: a store proposed
+    #: earlier (a late commit after a partition heals) is refused, so a stored offset
+    #: never goes back to a value an acknowledged store replaced
+    offsets_fence: tuple[int, int] = (0, 0)
 
 
 @dataclass(slots=True)

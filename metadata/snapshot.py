@@ -90,7 +90,7 @@ def _topic(t: Topic) -> dict[str, Any]:
         "options": [[k, kind, base64.b64encode(v).decode()] for k, kind, v in t.options],
         "partitions": [
             [p.id, p.created_at, list(p.replicas), p.leader, p.epoch,
-             [[k, c, o] for (k, c), o in sorted(p.offsets.items())]]
+             [[k, c, o] for (k, c), o in sorted(p.offsets.items())], list(p.offsets_fence)]
             for p in t.partitions
         ],
         "group_ids": _slab(t.group_ids),
@@ -165,7 +165,8 @@ def _topic_from(stream_id: int, d: dict[str, Any]) -> Topic:
         name=d["name"],
         created_at=d["created_at"],
         partitions=[
-            Partition(p[0], p[1], list(p[2]), p[3], p[4], {(o[0], o[1]): o[2] for o in p[5]})
+            Partition(p[0], p[1], list(p[2]), p[3], p[4], {(o[0], o[1]): o[2] for o in p[5]},
+                      (int(p[6][0]), int(p[6][1])) if len(p) > 6 else (0, 0))  # absent before fences
             for p in d["partitions"]
         ],
         compression=d["compression"],

@@ -121,7 +121,9 @@ class Controller:
         new_epoch = epoch + 1
         answers = await asyncio.gather(*(self._fence(r, key, new_epoch) for r in others))
         promised = {r: pos for r, pos in zip(others, answers, strict=True) if pos is not None}
-        if len(promised) < majority(len(replicas)) and leader in replicas:
+        # The old leader is fenced only when its promise completes a majority: fencing it
+        # otherwise would stop it serving committed reads and change nothing else.
+        if len(promised) + 1 == majority(len(replicas)) and leader in replicas:
             own = await self._fence(leader, key, new_epoch)
             if own is not None:
                 promised[leader] = own

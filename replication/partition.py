@@ -80,6 +80,7 @@ class ReplicatedPartition:
         self.durability = durability
         self.role: LeaderState | Following | None = None
         self.generation = 0
+        self._offset_seq = (0, 0)
         #: when the promise was last raised (a restart makes an old promise stale at once)
         self.promised_at = -1e18
         #: called with the epoch this replica must not lead (any more): a write failed after
@@ -197,6 +198,17 @@ class ReplicatedPartition:
     def visible_end(self) -> int:
         """Polls see offsets below this: the committed point, as far as this replica knows."""
         return min(self.high_watermark, self.log.next_offset)
+
+    def offset_fence(self) -> tuple[int, int]:
+        """(epoch, sequence) for the next consumer-offset change this leader proposes (see
+        ``metadata.commands.StoreConsumerOffset``): increasing in proposal order."""
+        state = self.leader_state
+        if state is None:
+            raise NotLeader("this node does not lead the partition (now)", not_applied=True)
+        if self._offset_seq[0] != state.epoch:
+            self._offset_seq = (state.epoch, 0)
+        self._offset_seq = (state.epoch, self._offset_seq[1] + 1)
+        return self._offset_seq
 
     # --- the leader's write path -------------------------------------------------------------
     def writable(self) -> LeaderState:

@@ -184,10 +184,19 @@ def poll_window(
 
 async def commit_polled(node: Node, pkey: tuple[int, int, int], kind: int, consumer_id: int, offset: int) -> None:
     """Auto-commit: store ``offset`` as the consumer's (or group's) offset on the partition."""
-    await node.meta.propose(
-        mc.StoreConsumerOffset(stream_id=pkey[0], topic_id=pkey[1], partition_id=pkey[2],
-                               kind=kind, consumer_id=consumer_id, offset=offset)
-    )  # fmt: skip
+    await node.meta.propose(store_offset_command(node, pkey, kind, consumer_id, offset))
+
+
+def store_offset_command(node: Node, pkey: tuple[int, int, int], kind: int, consumer_id: int,
+                         offset: int) -> mc.StoreConsumerOffset:  # fmt: skip
+    """A consumer-offset store as this partition leader proposes it: fenced by its epoch and
+    its count of stores, so a delayed proposal can never overwrite a newer one."""
+    part = node.replicas.partitions.get(pkey)
+    if part is None:
+        raise NotLeader("this node does not hold the partition (yet)", not_applied=True)
+    epoch, seq = part.offset_fence()
+    return mc.StoreConsumerOffset(stream_id=pkey[0], topic_id=pkey[1], partition_id=pkey[2], kind=kind,
+                                  consumer_id=consumer_id, offset=offset, leader_epoch=epoch, seq=seq)
 
 
 async def _poll_here(node: Node, req: rq.PollMessages, pkey: tuple[int, int, int], stored: int | None,

@@ -10,6 +10,7 @@ from whippet.metadata.permissions import can_poll
 from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import TopicRequest, allowed_topic, current_offset
 from whippet.node.handlers.consumers import resolve_for_offsets
+from whippet.node.handlers.messages import store_offset_command
 from whippet.node.routing import forward
 from whippet.wire import codes
 from whippet.wire import requests as rq
@@ -69,12 +70,8 @@ async def store_consumer_offset(node: Node, session: Session, req: rq.StoreConsu
     plog = node.partitions.get(topic.stream_id, topic.id, who.partition_id).log
     if plog.next_offset == 0 or req.offset > current_offset(plog):
         raise InvalidOffset(f"offset {req.offset} is beyond the partition's current offset")
-    await node.meta.propose(
-        mc.StoreConsumerOffset(
-            stream_id=topic.stream_id, topic_id=topic.id, partition_id=who.partition_id,
-            kind=who.kind, consumer_id=who.consumer_id, offset=req.offset,
-        )
-    )
+    pkey = (topic.stream_id, topic.id, who.partition_id)
+    await node.meta.propose(store_offset_command(node, pkey, who.kind, who.consumer_id, req.offset))
     return b""
 
 

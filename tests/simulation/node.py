@@ -450,7 +450,7 @@ class SimNode:
                 if r != e.leader:
                     self.send(r, "fence", e.epoch + 1)
             return
-        if e.phase == "fence" and len(e.promised) < majority(len(e.replicas)) and e.leader in e.replicas:
+        if e.phase == "fence" and len(e.promised) + 1 == majority(len(e.replicas)) and e.leader in e.replicas:
             e.phase, e.deadline = "fence-leader", w.now + RPC_WAIT
             self.send(e.leader, "fence", e.epoch + 1)
             return
