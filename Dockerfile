@@ -21,12 +21,15 @@ ENV PATH=/opt/whippet/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     WHIPPET_HOST=0.0.0.0 \
+    WHIPPET_CLUSTER_HOST=127.0.0.1 \
     WHIPPET_DATA_DIR=/var/lib/whippet
 USER 10001:10001
 WORKDIR /var/lib/whippet
 VOLUME ["/var/lib/whippet"]
-# tcp, http (REST, /ping, /metrics), quic, websocket, raft, replication
-EXPOSE 8090 3000 8080/udp 8092 18090 18091
+# tcp, http (REST, /ping, /metrics), quic, websocket. The cluster ports (raft 18090, replication
+# 18091) bind WHIPPET_CLUSTER_HOST, loopback here: a member sets it to its own address
+# (deploy/k8s does: the pod IP), `docker run -e WHIPPET_CLUSTER_HOST=...` does it by hand.
+EXPOSE 8090 3000 8080/udp 8092
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/ping', timeout=2)"]
 CMD ["whippet-node"]

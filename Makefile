@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCK := requirements
 DATA ?= ./data
 
-.PHONY: install run test test-iggy09 check type lint bench lock clean proto cluster chaos
+.PHONY: install run test test-iggy09 check type lint bench lock clean proto cluster chaos fuzz
 .PRECIOUS: $(VENV)/.%.installed
 
 # One stamp per installed set; a superset's install leaves the smaller sets' packages in place.
@@ -71,6 +71,14 @@ bench: $(VENV)/.bench.installed $(VENV09)/.installed
 	$(BIN)/whippet-bench-cluster throughput --out bench-results
 	$(BIN)/whippet-bench-cluster failover --rounds 5 --out bench-results
 
+# The frame fuzzer at full size: FUZZ_FRAMES frames per binary transport, one transport after
+# another against a fresh node each, niced; the report (docs/SECURITY.md) goes to FUZZ_REPORT.
+# `make test` runs the same fuzzer bounded (tests/security/test_fuzz.py).
+FUZZ_FRAMES ?= 1000000
+FUZZ_REPORT ?= fuzz-report.json
+fuzz: $(VENV)/.test.installed
+	nice -n 10 $(BIN)/python -m tests.security.fuzz --frames $(FUZZ_FRAMES) --report $(FUZZ_REPORT)
+
 # The Jepsen-style fault suite (docs/RELIABILITY.md): TRIALS seeded trials, even seeds on 3 nodes and
 # odd seeds on 5, one at a time, then the results table of docs/RELIABILITY.md. Root only: every node
 # runs as its own Unix user and partitions are iptables rules (installed when missing, removed on exit).
@@ -96,12 +104,19 @@ SEEDS ?= 20000
 simulate: $(VENV)/.test.installed
 	$(BIN)/python -m tests.simulation.run --seeds $(SEEDS)
 
-# A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change);
-# the CA is reused when present. See docs/TRANSPORTS.md for the settings that use them.
+# A development CA and a localhost/127.0.0.1 node certificate in ./certs (CERTS=dir to change),
+# and a cluster CA with one member certificate per node of cluster CLUSTER (certs/cluster/:
+# what deploy/local and the Secret whippet-cluster-tls use); CAs are reused when present.
+# See docs/TRANSPORTS.md and docs/OPERATIONS.md for the settings that use them.
 CERTS ?= ./certs
+CLUSTER ?= whippet
+CLUSTER_NODES ?= 3
 .PHONY: certs
 certs: $(VENV)/.node.installed
-	$(BIN)/python -m whippet.node.certs --out $(CERTS)
+	$(BIN)/python -m whippet.node.certs --out $(CERTS) --cluster $(CLUSTER) --nodes $(CLUSTER_NODES)
+
+$(CERTS)/cluster/node-3.pem:
+	$(MAKE) certs
 
 clean:
 	rm -rf $(VENV) $(VENV09) build *.egg-info
@@ -122,7 +137,7 @@ lock: $(VENV)/.dev.installed
 
 # A 3-node cluster on loopback (node i on the default ports + 100*i, data in ./data/node-i).
 # Ctrl-C stops all three.
-cluster: $(VENV)/.node.installed
+cluster: $(VENV)/.node.installed $(CERTS)/cluster/node-3.pem
 	@pids=""; \
 	for i in 1 2 3; do \
 		$(BIN)/whippet-node --config deploy/local/node-$$i.toml --with-default-root-credentials & pids="$$pids $$!"; \

@@ -10,6 +10,7 @@ value is rejected at start with a message naming the setting and the source.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from whippet.wire.ack import ACK_LEVELS
 __all__ = ["NodeConfig", "ConfigError", "load_config", "parse_size", "parse_duration_us"]
 
 FSYNC_MODES = ("always", "interval", "never")
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 CONSOLE_MODES = ("off", "read-only", "read-write")
 
 
@@ -55,6 +57,10 @@ class NodeConfig:
     ws_tls_key_file: str = ""
     quic_tls_cert_file: str = ""
     quic_tls_key_file: str = ""
+    # largest binary-protocol frame (request length field) each transport accepts
+    tcp_max_frame_size: int = 64 * 1024 * 1024
+    ws_max_frame_size: int = 64 * 1024 * 1024
+    quic_max_frame_size: int = 64 * 1024 * 1024
     # [http] JWT and limits
     http_jwt_secret: str = ""
     http_jwt_expiry_s: int = 3600
@@ -88,15 +94,27 @@ class NodeConfig:
     # [heartbeat]
     heartbeat_enabled: bool = False
     heartbeat_interval_ms: int = 5000
+    # [limits]: bounds against abusive or broken clients (node/transports/limits.py); 0 = off
+    limits_max_connections: int = 10_000
+    limits_idle_timeout_s: int = 600
+    limits_request_timeout_s: int = 10
+    limits_request_min_rate: int = 1024
     # [cluster]: ``nodes`` lists every member as "id@host:raft_port" (this node included);
     # empty = a one-node cluster. The replication gRPC port defaults to raft_port + 1.
+    # ``name`` is also the cluster's identity: stamped in the data dir, bound into certificates.
     cluster_name: str = "whippet"
     cluster_nodes: tuple[str, ...] = field(default_factory=tuple)
+    cluster_host: str = ""
     cluster_raft_port: int = 0
     cluster_replication_port: int = 0
     cluster_secret: str = ""
     cluster_ack: str = "quorum"
     cluster_leader_wait_ms: int = 5000
+    # [cluster_tls]: mutual TLS between members (a cluster CA, one certificate per node)
+    cluster_tls_ca_file: str = ""
+    cluster_tls_cert_file: str = ""
+    cluster_tls_key_file: str = ""
+    cluster_insecure: bool = False
     # [metrics]: Prometheus text on the HTTP port at /metrics
     metrics_enabled: bool = True
     # [log]
@@ -105,6 +123,16 @@ class NodeConfig:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    @property
+    def cluster_bind_host(self) -> str:
+        """The address the Raft and replication listeners bind: ``cluster_host``, else ``host``."""
+        return self.cluster_host or self.host
+
+    @property
+    def cluster_tls(self) -> bool:
+        """Members talk gRPC over mutual TLS (certificate files set)."""
+        return bool(self.cluster_tls_ca_file)
 
     def cluster_members(self) -> dict[int, str]:
         """``cluster_nodes`` as {node id: "host:raft_port"} (empty for a one-node cluster)."""
@@ -139,6 +167,13 @@ class NodeConfig:
                      "heartbeat_interval_ms", "http_jwt_expiry_s", "http_max_request_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be > 0")
+        for name in ("tcp_max_frame_size", "ws_max_frame_size", "quic_max_frame_size"):
+            if getattr(self, name) < 16:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be >= 16 bytes")
+        for name in ("limits_max_connections", "limits_idle_timeout_s", "limits_request_timeout_s",
+                     "limits_request_min_rate"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be >= 0 (0 = no limit)")
         for name in ("topic_message_expiry_us", "topic_max_size", "auth_max_tokens_per_user"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be >= 0 (0 = unlimited)")
@@ -157,9 +192,22 @@ class NodeConfig:
             raise ConfigError("auth_root_username and auth_root_password must be set together")
         if self.topic_replication_factor < 1:
             raise ConfigError("topic_replication_factor must be >= 1")
+        if not _CLUSTER_NAME.fullmatch(self.cluster_name):
+            raise ConfigError(f"cluster_name={self.cluster_name!r}: must be 1-63 letters, digits or '-' "
+                              "(it is bound into the cluster's certificates)")
+        tls_files = ("cluster_tls_ca_file", "cluster_tls_cert_file", "cluster_tls_key_file")
+        if len({bool(getattr(self, name)) for name in tls_files}) != 1:
+            raise ConfigError(f"{', '.join(tls_files)} must be set together (or none of them)")
         members = self.cluster_members()
         if members and self.node_id not in members:
             raise ConfigError(f"node_id={self.node_id} is not one of cluster_nodes ({sorted(members)})")
+        if members and not self.cluster_secret:
+            raise ConfigError("cluster_secret is empty: a node with cluster_nodes needs the cluster's shared "
+                              "secret ([cluster] secret or WHIPPET_CLUSTER_SECRET)")
+        if members and not self.cluster_tls and not self.cluster_insecure:
+            raise ConfigError("cluster_tls_ca_file, cluster_tls_cert_file and cluster_tls_key_file are needed "
+                              "between cluster members (`make certs` makes them), or set cluster_insecure = true "
+                              "for plain gRPC")
         if self.http_console not in CONSOLE_MODES:
             raise ConfigError(f"http_console={self.http_console!r}: must be one of {', '.join(CONSOLE_MODES)}")
         if self.cluster_ack not in ACK_LEVELS:

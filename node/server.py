@@ -19,9 +19,9 @@ from whippet.metadata import commands as mc
 from whippet.metadata.model import ClusterNode
 from whippet.metadata.permissions import ROOT_PERMISSIONS
 from whippet.metadata.raft import MetadataStore, MetadataUnavailable
-from whippet.node import auth, encryption
+from whippet.node import auth, encryption, identity
 from whippet.node.clock import now_us
-from whippet.node.config import NodeConfig
+from whippet.node.config import ConfigError, NodeConfig
 from whippet.node.dispatch import dispatch
 from whippet.node.durability import Durability
 from whippet.node.metrics import NodeMetrics
@@ -30,7 +30,9 @@ from whippet.node.retention import run_cleaner
 from whippet.node.session import TRANSPORT_TCP, ClientRegistry, Session
 from whippet.node.transports import tls
 from whippet.node.transports.binary import serve_binary
+from whippet.node.transports.limits import Limits
 from whippet.node.v09.dedup import DedupingStore
+from whippet.replication.cluster_tls import ClusterSecurity, ClusterSecurityError
 from whippet.replication.controller import Controller
 from whippet.replication.manager import ReplicaManager
 from whippet.replication.metrics import ReplicationCollector
@@ -49,6 +51,11 @@ class Node:
         self.data_dir = config.data_path
         self.clients = ClientRegistry(config.node_id)
         self.metrics = NodeMetrics()
+        self.limits = Limits(config, self.metrics.registry)
+        try:
+            self.security = ClusterSecurity(config, self.metrics.registry, members=bool(config.cluster_members()))
+        except ClusterSecurityError as exc:
+            raise ConfigError(str(exc)) from None
         self.started_at_us = now_us()
         self.meta: MetadataStore
         self.partitions = PartitionRegistry(
@@ -63,7 +70,7 @@ class Node:
         self.durability = Durability(config.storage_fsync, config.storage_fsync_interval_ms, self._fatal)
         self.replicas = ReplicaManager(
             node_id=self.node_id, meta_source=lambda: self.meta, logs=self.partitions, durability=self.durability,
-            secret=config.cluster_secret, replication_address=config.replication_address,
+            security=self.security, replication_address=config.replication_address,
             forward_handler=self._run_forwarded,
         )
         self.controller = Controller(self.replicas)
@@ -81,11 +88,19 @@ class Node:
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
+        try:  # before anything in the directory is opened: is this data ours?
+            identity.claim(self.data_dir, self.config.cluster_name, self.node_id)
+        except BaseException:
+            self._unlock_data_dir()
+            raise
         meta_dir = self.data_dir / "metadata"
         meta_dir.mkdir(exist_ok=True)
         raft_address = self._raft_address()
         members = self.config.cluster_members()
         peers = [a for i, a in members.items() if i != self.node_id]
+        if members and self.config.cluster_insecure:
+            log.warning("cluster_insecure is set: replication, forwarding and pings between members travel as "
+                        "plain gRPC that anyone on the network can read (docs/CONFIG.md, cluster_tls_*)")
         self.meta = await DedupingStore.start(
             self_address=raft_address,
             partners=peers,
@@ -93,6 +108,7 @@ class Node:
             # A node without members binds no Raft port; its secret never leaves the process.
             password=self.config.cluster_secret or (None if members else secrets.token_hex(16)),
             open_port=bool(members),
+            bind_address=f"{self.config.cluster_bind_host}:{raft_address.rpartition(':')[2]}",
         )
         if members:
             await self.replicas.join_cluster(raft_address, peers)
@@ -100,16 +116,17 @@ class Node:
         # reconcile after subscribing covers whatever the state already held.
         self.meta.subscribe(self._on_event)
         replication_port = (
-            int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else 0
+            int(self.config.replication_address(members[self.node_id]).rpartition(":")[2]) if members else None
         )
         self.metrics.registry.register(ReplicationCollector(self.replicas))
-        await self.replicas.start(self.config.host, replication_port)
+        await self.replicas.start(self.config.cluster_bind_host, replication_port)
         self.replicas.reconcile()
         self.controller.start()
         await self._ensure_root_user()
         await self._propose_at_start(mc.DropNodeMemberships(node_id=self.node_id))
         self.durability.start(self.partitions)
         encryption.check_at_start(self)
+        self.limits.start()
         # Bind every listener first so the node registers its real ports, then serve.
         host = self.config.host
         tcp = await serve_binary(self, host, self.config.tcp_port, ssl=tls.context_for(self, "tcp"),
@@ -188,15 +205,14 @@ class Node:
         for closer in reversed(self._closers):
             await closer()
         self._closers.clear()
+        await self.limits.stop()
         await self.controller.stop()
         await self.replicas.stop()
         await self.durability.stop()
         self.partitions.sync_all()
         self.partitions.close_all()
         await self.meta.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._unlock_data_dir()
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
@@ -217,6 +233,11 @@ class Node:
             raise SystemExit(f"data dir {self.data_dir} is in use by another node") from None
         self._lock_fd = fd
 
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def _raft_address(self) -> str:
         """This node's Raft identity: configured, else the one chosen on first start.
 
@@ -227,12 +248,13 @@ class Node:
         members = self.config.cluster_members()
         if members:
             return members[self.node_id]
+        host = self.config.cluster_bind_host
         if self.config.cluster_raft_port:
-            return f"{self.config.host}:{self.config.cluster_raft_port}"
+            return f"{host}:{self.config.cluster_raft_port}"
         remembered = self.data_dir / "metadata" / "raft-address"
         if remembered.exists():
             return remembered.read_text().strip()
-        address = f"{self.config.host}:{_free_port(self.config.host)}"
+        address = f"{host}:{_free_port(host)}"
         remembered.write_text(address + "\n")
         return address
 
@@ -331,4 +353,3 @@ def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-

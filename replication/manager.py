@@ -35,6 +35,7 @@ from whippet.wire.errors import IggyError, NotLeader
 
 if TYPE_CHECKING:
     from whippet.metadata.raft import MetadataStore
+    from whippet.replication.cluster_tls import ClusterSecurity
 
 __all__ = ["LogHandle", "LogRegistry", "ReplicaManager"]
 
@@ -73,18 +74,18 @@ ForwardHandler = Callable[[pb.ForwardRequest], Awaitable[bytes]]
 
 class ReplicaManager:
     def __init__(self, *, node_id: int, meta_source: Callable[[], MetadataStore], logs: LogRegistry,
-                 durability: Durability, secret: str, replication_address: Callable[[str], str],
+                 durability: Durability, security: ClusterSecurity, replication_address: Callable[[str], str],
                  forward_handler: ForwardHandler) -> None:  # fmt: skip
         self.node_id = node_id
         self._meta_source = meta_source
         self.logs = logs
         self.durability = durability
-        self.secret = secret
+        self.security = security
         self._replication_address_of = replication_address
         self._forward_handler = forward_handler
         self.partitions: dict[Key, ReplicatedPartition] = {}
         self._loops: dict[Key, FollowerLoop] = {}
-        self.peers = PeerPool(self._peer_address, secret)
+        self.peers = PeerPool(self._peer_address, security)
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_seen: dict[int, float] = {}
@@ -102,13 +103,16 @@ class ReplicaManager:
         return self._meta_source()
 
     # --- lifecycle ----------------------------------------------------------------------------
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int | None) -> None:
+        """Start the roles; listen for peers on ``host:port`` unless ``port`` is None (a
+        one-node cluster has no peers, so it opens no replication port at all)."""
         from whippet.replication.service import ReplicationService, add_to_server
 
-        self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
-        add_to_server(ReplicationService(self), self._server)
-        self.bound_port = self._server.add_insecure_port(f"{host}:{port}")
-        await self._server.start()
+        if port is not None:
+            self._server = grpc.aio.server(options=CHANNEL_OPTIONS)
+            add_to_server(ReplicationService(self), self._server)
+            self.bound_port = self.security.add_port(self._server, f"{_bracketed(host)}:{port}")
+            await self._server.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch_peers()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._preferred_loop()))
 
@@ -400,7 +404,7 @@ class ReplicaManager:
                 raise IggyError.from_code(12001, "this node was not admitted to the metadata group in time")
             answered: list[str] = []
             for raft in peers:
-                channel = grpc.aio.insecure_channel(self._replication_address_of(raft), options=CHANNEL_OPTIONS)
+                channel = self.peers.channel(self._replication_address_of(raft))
                 try:
                     stub = pb_grpc.ReplicationStub(channel)
                     await stub.Join(pb.JoinRequest(raft_address=self_raft), metadata=self.peers.metadata, timeout=2)
@@ -483,3 +487,7 @@ class ReplicaManager:
                 await asyncio.gather(*(self._ping(n) for n in others))
             await asyncio.sleep(_PING_EVERY)
 
+
+def _bracketed(host: str) -> str:
+    """``host`` as the host part of a gRPC address (IPv6 literals in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -1,23 +1,27 @@
-"""gRPC channels to the other nodes, and the cluster secret every call carries.
+"""gRPC channels to the other nodes, and the proof of membership every call carries.
 
 One channel per peer, created on first use from the peer's replication address
-(its Raft address with the replication port) as the metadata lists it. Calls
-carry the cluster secret in the ``x-whippet-secret`` header; the server side
-rejects calls without it, so only members can fetch logs or forward requests.
+(its Raft address with the replication port) as the metadata lists it, with the
+node's cluster credentials (mutual TLS, :mod:`.cluster_tls`). Calls carry
+``metadata``: a proof of the cluster secret, never the secret itself; the
+server side refuses calls without a valid one, so only members can fetch logs
+or forward requests.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import grpc
 
 from whippet.replication._pb import replication_pb2_grpc as pb_grpc
 
-__all__ = ["PeerPool", "SECRET_HEADER", "CHANNEL_OPTIONS", "check_secret"]
+if TYPE_CHECKING:
+    from whippet.replication.cluster_tls import ClusterSecurity
 
-SECRET_HEADER = "x-whippet-secret"
+__all__ = ["PeerPool", "CHANNEL_OPTIONS"]
+
 _MAX_MESSAGE = 256 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", _MAX_MESSAGE),
@@ -41,20 +45,20 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def check_secret(secret: str, metadata: tuple[tuple[str, str | bytes], ...] | None) -> bool:
-    """True when ``metadata`` carries ``secret`` (constant-time compare)."""
-    for key, value in metadata or ():
-        if key == SECRET_HEADER:
-            given = value.encode() if isinstance(value, str) else value
-            return hmac.compare_digest(given, secret.encode())
-    return not secret
-
-
 class PeerPool:
-    def __init__(self, address_of: Callable[[int], str | None], secret: str) -> None:
+    def __init__(self, address_of: Callable[[int], str | None], security: ClusterSecurity) -> None:
         self._address_of = address_of
         self._channels: dict[int, tuple[str, grpc.aio.Channel, pb_grpc.ReplicationStub]] = {}
-        self.metadata = ((SECRET_HEADER, secret),)
+        self.security = security
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata proving membership (fresh: it carries the time)."""
+        return self.security.metadata
+
+    def channel(self, address: str) -> grpc.aio.Channel:
+        """A new channel to ``address`` with this node's credentials (the caller closes it)."""
+        return self.security.channel(address, CHANNEL_OPTIONS)
 
     def stub(self, node_id: int) -> pb_grpc.ReplicationStub:
         """The stub for ``node_id``; raises LookupError for a node without an address."""
@@ -64,7 +68,7 @@ class PeerPool:
         cached = self._channels.get(node_id)
         if cached is not None and cached[0] == address:
             return cached[2]
-        channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        channel = self.channel(address)
         stub = pb_grpc.ReplicationStub(channel)
         self._channels[node_id] = (address, channel, stub)
         return stub

@@ -12,7 +12,6 @@ import numpy as np
 from google.protobuf.message import Message
 
 from whippet.replication._pb import replication_pb2 as pb
-from whippet.replication.peers import check_secret
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -82,8 +81,9 @@ class ReplicationService:
         self.m = manager
 
     async def _authorize(self, context: Any) -> None:
-        if not check_secret(self.m.secret, context.invocation_metadata()):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "wrong cluster secret")
+        reason = self.m.security.check(context)
+        if reason is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
 
     async def Ping(self, request: pb.PingRequest, context: Any) -> pb.PingResponse:
         await self._authorize(context)

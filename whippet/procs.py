@@ -2,7 +2,8 @@
 
 Every process is started on free ports with its own data dir, waited for until
 its TCP port accepts, and stopped by PID (SIGTERM, then SIGKILL after a bound).
-A :class:`Cluster` is N such processes sharing a member list and a secret.
+A :class:`Cluster` is N such processes sharing a member list, a secret and a
+cluster CA (each member gets its own certificate, as ``make certs`` makes them).
 """
 
 from __future__ import annotations
@@ -238,6 +239,7 @@ class Cluster:
                 "WHIPPET_CLUSTER_NODES": members,
                 "WHIPPET_CLUSTER_SECRET": "test-cluster-secret",
                 "WHIPPET_TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
+                **self._member_certificate(i),
                 **self.extra_env,
             }
             self.nodes[i] = NodeProcess(
@@ -251,10 +253,32 @@ class Cluster:
         members = self.nodes[next(iter(self.nodes))].extra_env["WHIPPET_CLUSTER_NODES"]
         members = f"{members},{node_id}@127.0.0.1:{raft}"
         env = {**self.nodes[next(iter(self.nodes))].extra_env, "WHIPPET_NODE_ID": str(node_id),
-               "WHIPPET_CLUSTER_NODES": members}
+               "WHIPPET_CLUSTER_NODES": members, **self._member_certificate(node_id)}
         node = NodeProcess(data_dir=self.root / f"node-{node_id}", raft_port=raft, extra_env=env)
         self.nodes[node_id] = node
         return node.start(timeout)
+
+    def _member_certificate(self, node_id: int) -> dict[str, str]:
+        """The cluster_tls_* settings of member ``node_id``, unless ``extra_env`` runs the cluster
+        without TLS. Certificates come from ``whippet.node.certs`` run as a command (as ``make
+        certs`` does), from one cluster CA in ``root/certs``: ids 1..``node_id`` (re)issued."""
+        if self.extra_env.get("WHIPPET_CLUSTER_INSECURE", "").lower() in ("1", "true", "yes", "on"):
+            return {}
+        certs = self.root / "certs"
+        cluster = self.extra_env.get("WHIPPET_CLUSTER_NAME", "whippet")
+        if not (certs / "cluster" / f"node-{node_id}.pem").exists():
+            subprocess.run([sys.executable, "-m", "whippet.node.certs", "--out", str(certs), "--cluster", cluster,
+                            "--nodes", str(max(node_id, self.size))], check=True, capture_output=True, timeout=60)
+        key = certs / "cluster" / f"node-{node_id}.key"
+        user = self.users.get(node_id)
+        if user is not None:  # the key is 0600: the node's own Unix user must own it
+            entry = pwd.getpwnam(user)
+            os.chown(key, entry.pw_uid, entry.pw_gid)
+        return {
+            "WHIPPET_CLUSTER_TLS_CA_FILE": str(certs / "cluster" / "ca.pem"),
+            "WHIPPET_CLUSTER_TLS_CERT_FILE": str(certs / "cluster" / f"node-{node_id}.pem"),
+            "WHIPPET_CLUSTER_TLS_KEY_FILE": str(key),
+        }
 
     def start(self, timeout: float = 60.0) -> Cluster:
         for n in self.nodes.values():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from whippet.wire.codes import SEND_MESSAGES
@@ -106,19 +107,24 @@ class _Chunks:
 class RequestReader:
     """Server side: bytes in, :class:`RequestFrame` out.
 
-    ``next_frame`` raises :class:`InvalidCommand` for a length field below 4 or a
-    non-SendMessages payload above ``max_payload``; it does so as soon as the
+    ``next_frame`` raises :class:`InvalidCommand` for a length field below 4, a
+    non-SendMessages payload above ``max_payload``, or any frame whose length
+    field exceeds ``max_frame`` (the transport's limit, SendMessages included;
+    ``on_oversize`` is called first, to count it); it does so as soon as the
     8-byte header is in, without waiting for (or buffering) the payload. The
     stream cannot be resynchronised after that, so the caller replies with the
     error and closes the connection.
     """
 
-    __slots__ = ("_buf", "_pending", "_max_payload")
+    __slots__ = ("_buf", "_pending", "_max_payload", "_max_frame", "_on_oversize")
 
-    def __init__(self, max_payload: int = MAX_CONTROL_PAYLOAD) -> None:
+    def __init__(self, max_payload: int = MAX_CONTROL_PAYLOAD, *, max_frame: int | None = None,
+                 on_oversize: Callable[[], object] | None = None) -> None:
         self._buf = _Chunks()
         self._pending: tuple[int, int] | None = None
         self._max_payload = max_payload
+        self._max_frame = max_frame
+        self._on_oversize = on_oversize
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self._buf.append(data)
@@ -131,6 +137,10 @@ class RequestReader:
         """``(code, payload_length)`` of a frame whose header is parsed but payload incomplete."""
         return self._pending
 
+    def receiving(self) -> bool:
+        """A frame has started to arrive and is not complete yet."""
+        return self._pending is not None or self._buf.size > 0
+
     def next_frame(self) -> RequestFrame | None:
         """The next complete frame, or ``None`` when more bytes are needed."""
         if self._pending is None:
@@ -141,6 +151,10 @@ class RequestReader:
             length = _U32.unpack_from(header)[0]
             if length < 4:
                 raise InvalidCommand(f"request length {length} is below 4")
+            if self._max_frame is not None and length > self._max_frame:
+                if self._on_oversize is not None:
+                    self._on_oversize()
+                raise InvalidCommand(f"frame of {length} bytes exceeds this transport's limit of {self._max_frame}")
             if size < HEADER_SIZE:
                 return None
             code = _U32.unpack_from(header, 4)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from whippet.wire.errors import Unauthorized
+from whippet.wire.errors import InvalidReplicationFactor, Unauthorized
 from whippet.wire.permissions import Permissions
 from whippet.wire.primitives import Identifier
 
@@ -15,7 +15,20 @@ if TYPE_CHECKING:
     from whippet.node.session import Session
     from whippet.storage.log import PartitionLog
 
-__all__ = ["GroupRequest", "TopicRequest", "allowed_topic", "current_offset", "key", "lowest_stored_offset", "permissions", "require", "stream_stats", "topic_stats"]
+__all__ = [
+    "GroupRequest",
+    "TopicRequest",
+    "allowed_topic",
+    "checked_replication_factor",
+    "current_offset",
+    "key",
+    "lowest_stored_offset",
+    "permissions",
+    "real_replication_factor",
+    "require",
+    "stream_stats",
+    "topic_stats",
+]
 
 _NONE = Permissions()
 
@@ -96,3 +109,30 @@ def stream_stats(node: Node, stream: Stream) -> tuple[int, int]:
         size += s
         count += c
     return size, count
+
+
+def real_replication_factor(node: Node, topic: Topic) -> int:
+    """The factor a topic really has (call under the metadata lock): its setting, capped at the
+    nodes the metadata knows. New topics never ask for more (:func:`checked_replication_factor`);
+    one created before that check may, and its partitions were placed on fewer nodes."""
+    return min(topic.replication_factor, max(1, len(node.meta.machine.nodes())))
+
+
+def checked_replication_factor(node: Node, requested: int) -> int:
+    """The factor to create or update a topic with (call under the metadata lock).
+
+    0 asks for the node's ``topic_replication_factor``, capped at the node count; an
+    explicit factor above the nodes the metadata knows is refused, since there are
+    not that many nodes to hold the replicas.
+
+    Raises:
+        InvalidReplicationFactor: ``requested`` is above the node count.
+    """
+    nodes = max(1, len(node.meta.machine.nodes()))
+    if requested == 0:
+        return min(node.config.topic_replication_factor, nodes)
+    if requested > nodes:
+        raise InvalidReplicationFactor(
+            f"replication factor {requested} is above the {nodes} node{'s' if nodes > 1 else ''} of this cluster"
+        )
+    return requested

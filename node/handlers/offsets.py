@@ -29,6 +29,13 @@ def _topic(node: Node, session: Session, req: TopicRequest) -> Topic:
 
 @handler(codes.GET_CONSUMER_OFFSET)
 async def get_consumer_offset(node: Node, session: Session, req: rq.GetConsumerOffset) -> Reply:
+    # The permission first: the barrier below is a Raft entry, which a refused read must not
+    # cost (a user without permissions could otherwise grow the metadata log at will).
+    with node.meta.lock:
+        try:
+            _topic(node, session, req)
+        except (StreamIdNotFound, TopicIdNotFound):
+            return b""
     # Linearizable: an offset stored through any node before this read is visible here
     # (the store may have been applied on the partition leader's node only so far).
     await node.meta.barrier()

@@ -13,7 +13,14 @@ from whippet.metadata.permissions import (
 )
 from whippet.node.clock import now_us
 from whippet.node.dispatch import Reply, handler
-from whippet.node.handlers._common import key, permissions, require, stream_stats, topic_stats
+from whippet.node.handlers._common import (
+    key,
+    permissions,
+    real_replication_factor,
+    require,
+    stream_stats,
+    topic_stats,
+)
 from whippet.wire import codes
 from whippet.wire import requests as rq
 from whippet.wire.errors import StreamIdNotFound
@@ -46,7 +53,7 @@ def topic_info(node: Node, stream_id: int, topic: Topic) -> TopicInfo:
         message_expiry=topic.message_expiry,
         compression=topic.compression,
         max_topic_size=topic.max_topic_size,
-        replication_factor=topic.replication_factor,
+        replication_factor=real_replication_factor(node, topic),
         size_bytes=size,
         messages_count=count,
         name=topic.name,

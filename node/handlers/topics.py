@@ -11,6 +11,7 @@ from whippet.node.dispatch import Reply, handler
 from whippet.node.handlers._common import (
     TopicRequest,
     allowed_topic,
+    checked_replication_factor,
     current_offset,
     key,
     lowest_stored_offset,
@@ -96,6 +97,7 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
         perms = permissions(node, session)
         stream = node.meta.machine.stream(key(req.stream_id))
         require(can_create_topic(perms, stream.id))
+        replication_factor = checked_replication_factor(node, req.replication_factor)
     _check_max_size(node, req.max_topic_size)
     topic_id = await node.meta.propose(
         mc.CreateTopic(
@@ -105,7 +107,7 @@ async def create_topic(node: Node, session: Session, req: rq.CreateTopic) -> Rep
             compression=req.compression,
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
-            replication_factor=req.replication_factor or node.config.topic_replication_factor,
+            replication_factor=replication_factor,
             created_at=now_us(),
             options=req.options,
             ack=req.ack,
@@ -132,6 +134,8 @@ async def delete_topic(node: Node, session: Session, req: rq.DeleteTopic) -> Rep
 async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Reply:
     sid, tid = _resolve_managed(node, session, req)
     _check_max_size(node, req.max_topic_size)
+    with node.meta.lock:
+        replication_factor = checked_replication_factor(node, req.replication_factor)
     await node.meta.propose(
         mc.UpdateTopic(
             stream_id=sid,
@@ -140,7 +144,7 @@ async def update_topic(node: Node, session: Session, req: rq.UpdateTopic) -> Rep
             compression=req.compression,
             message_expiry=req.message_expiry,
             max_topic_size=req.max_topic_size,
-            replication_factor=req.replication_factor or node.config.topic_replication_factor,
+            replication_factor=replication_factor,
             options=req.options,
         )
     )

@@ -17,7 +17,9 @@ from whippet.wire.errors import (
     InvalidPassword,
     InvalidPersonalAccessTokenName,
     InvalidUsername,
+    PersonalAccessTokenAlreadyExists,
     PersonalAccessTokenExpired,
+    PersonalAccessTokensLimitReached,
     ResourceNotFound,
     UserInactive,
 )
@@ -182,7 +184,17 @@ async def create_personal_access_token(
     user_id = session.require_user()
     if not 3 <= len(req.name.encode()) <= 30:
         raise InvalidPersonalAccessTokenName("a token name has 3 to 30 bytes")
+    # Refused here rather than by the state machine, so a request that cannot succeed never
+    # reaches the Raft log (the only writes a user without permissions may propose are these).
+    with node.meta.lock:
+        names = {t.name for t in node.meta.machine.pats(user_id)}
+    if req.name in names:
+        raise PersonalAccessTokenAlreadyExists(f"token {req.name!r} already exists")
+    if len(names) >= node.config.auth_max_tokens_per_user:
+        raise PersonalAccessTokensLimitReached(f"a user holds at most {node.config.auth_max_tokens_per_user} tokens")
     expiry_at = 0 if req.expiry in (0, _U64_MAX) else now_us() + req.expiry
+    if expiry_at > _U64_MAX:  # past the year 580,000: never (the command could not hold it)
+        expiry_at = 0
     token = auth.new_token()
     await node.meta.propose(
         mc.CreatePersonalAccessToken(
@@ -196,7 +208,11 @@ async def create_personal_access_token(
 async def delete_personal_access_token(
     node: Node, session: Session, req: rq.DeletePersonalAccessToken
 ) -> Reply:
-    await node.meta.propose(mc.DeletePersonalAccessToken(user_id=session.require_user(), name=req.name))
+    user_id = session.require_user()
+    with node.meta.lock:  # as in create: what cannot succeed does not reach the Raft log
+        if not any(t.name == req.name for t in node.meta.machine.pats(user_id)):
+            raise ResourceNotFound(f"token {req.name!r} not found")
+    await node.meta.propose(mc.DeletePersonalAccessToken(user_id=user_id, name=req.name))
     return b""
 
 

@@ -80,6 +80,9 @@ def _endpoint(node: Node, tokens: TokenAuthority, route: Route):  # type: ignore
             return error_response(exc)
         except NotFound:
             return not_found_response()
+        except web.HTTPRequestEntityTooLarge:  # a body over http_max_request_size
+            node.limits.count("frame_size", "http")
+            raise
         except (web.HTTPException, asyncio.CancelledError):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: logged, and answered 500 so tests see it

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from whippet.node.dispatch import dispatch, error_frame, reply_buffers
 from whippet.node.session import TRANSPORT_TCP
-from whippet.node.transports.sniff import Frame, FrameReader, Unreadable, answer_frame
+from whippet.node.transports.sniff import Frame, Unreadable, answer_frame
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
+    from whippet.node.transports.limits import Guard
 
 __all__ = ["BinaryProtocol", "answer", "serve_binary"]
 
@@ -52,7 +53,8 @@ class BinaryProtocol(asyncio.Protocol):
     def __init__(self, node: Node, transport_kind: int = TRANSPORT_TCP) -> None:
         self._node = node
         self._kind = transport_kind
-        self._reader = FrameReader()  # 0.8 or 0.9, decided by the first bytes
+        self._reader = node.limits.reader("tcp")  # 0.8 or 0.9, decided by the first bytes
+        self._guard: Guard | None = None
         self._queue: collections.deque[Frame] = collections.deque()
         self._wakeup = asyncio.Event()
         self._transport: asyncio.Transport | None = None
@@ -66,6 +68,11 @@ class BinaryProtocol(asyncio.Protocol):
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
+        self._guard = self._node.limits.open("tcp", transport.abort)  # type: ignore[attr-defined]
+        if self._guard is None:  # over limits_max_connections
+            self._closing = True
+            transport.abort()  # type: ignore[attr-defined]
+            return
         peer = transport.get_extra_info("peername")
         address = f"{peer[0]}:{peer[1]}" if peer else "unknown:0"
         self._session = self._node.clients.open(address, self._kind)
@@ -73,7 +80,7 @@ class BinaryProtocol(asyncio.Protocol):
         self._node.metrics.connections(+1)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._guard is None:
             return
         self._reader.feed(data)
         while (frame := self._reader.next_frame()) is not None:
@@ -81,13 +88,18 @@ class BinaryProtocol(asyncio.Protocol):
             if isinstance(frame, Unreadable):
                 # Unreadable framing: answer in order after what is queued, then close.
                 self._closing = True
+        self._guard.touch(len(data), self._reader.receiving())
         if self._queue:
             self._wakeup.set()
             if len(self._queue) >= _MAX_QUEUED and not self._paused and self._transport:
                 self._paused = True
+                self._guard.hold(True)
                 self._transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._guard is None:  # refused at accept: no session was opened
+            return
+        self._guard.release()
         self._closing = True
         self._wakeup.set()
         self._can_write.set()
@@ -118,6 +130,8 @@ class BinaryProtocol(asyncio.Protocol):
                 frame = self._queue.popleft()
                 if self._paused and len(self._queue) < _MAX_QUEUED // 2:
                     self._paused = False
+                    if self._guard is not None:
+                        self._guard.hold(False)
                     transport.resume_reading()
                 buffers, close = await answer_frame(self._node, session, frame)
                 if transport.is_closing():

@@ -41,6 +41,7 @@ from whippet.wire.framing import encode_error
 if TYPE_CHECKING:
     from whippet.node.server import Node
     from whippet.node.session import Session
+    from whippet.node.transports.limits import Guard
 
 __all__ = ["IDLE_TIMEOUT_S", "server_configuration", "start"]
 
@@ -95,8 +96,8 @@ class _Stream:
 
     __slots__ = ("reader", "started")
 
-    def __init__(self) -> None:
-        self.reader = FrameReader()  # 0.8 or 0.9, decided by the stream's first bytes
+    def __init__(self, reader: FrameReader) -> None:
+        self.reader = reader  # 0.8 or 0.9, decided by the stream's first bytes
         self.started = False
 
 
@@ -110,6 +111,7 @@ class _Connection(QuicConnectionProtocol):
         self._streams: dict[int, _Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed_session = False
+        self._guard: Guard | None = None
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         if self._session is None and self._peer == "unknown:0":
@@ -121,6 +123,12 @@ class _Connection(QuicConnectionProtocol):
             self._on_stream_data(event)
         elif isinstance(event, HandshakeCompleted):
             if self._session is None and not self._closed_session:
+                self._guard = self._node.limits.open("quic", self.shut_down)
+                if self._guard is None:  # over limits_max_connections
+                    self._closed_session = True
+                    self._quic.close(error_code=0x2, reason_phrase="too many connections")  # CONNECTION_REFUSED
+                    self.transmit()
+                    return
                 self._session = self._node.clients.open(self._peer, TRANSPORT_QUIC)
                 self._live.add(self)
                 self._node.metrics.connections(+1)
@@ -133,9 +141,11 @@ class _Connection(QuicConnectionProtocol):
         sid = event.stream_id
         if self._session is None or sid & 0x2:  # before the handshake, or a unidirectional stream
             return
+        if self._guard is not None:
+            self._guard.touch(len(event.data), False)  # idle bound only; QUIC flow control bounds the rest
         stream = self._streams.get(sid)
         if stream is None:
-            stream = self._streams[sid] = _Stream()
+            stream = self._streams[sid] = _Stream(self._node.limits.reader("quic"))
         if stream.started:
             return  # one request per stream; anything after the frame is ignored
         stream.reader.feed(event.data)
@@ -181,6 +191,8 @@ class _Connection(QuicConnectionProtocol):
         if self._closed_session:
             return
         self._closed_session = True
+        if self._guard is not None:
+            self._guard.release()
         for task in list(self._tasks):
             task.cancel()
         self._streams.clear()

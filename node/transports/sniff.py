@@ -10,6 +10,7 @@ transports never look at versions themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +49,16 @@ class FrameReader:
     :class:`Unreadable`, after which the reader yields nothing more.
     """
 
-    __slots__ = ("_head", "_reader", "_broken")
+    __slots__ = ("_head", "_reader", "_broken", "_max_frame", "_on_oversize")
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_frame: int | None = None, on_oversize: Callable[[], object] | None = None) -> None:
+        """``max_frame``: the transport's frame-size limit (``transports.limits``), for either
+        version; ``on_oversize`` is called when a frame is refused for it."""
         self._head = b""
         self._reader: RequestReader | HeaderReader | None = None
         self._broken = False
+        self._max_frame = max_frame
+        self._on_oversize = on_oversize
 
     @property
     def is_v09(self) -> bool | None:
@@ -66,9 +71,16 @@ class FrameReader:
             decided = is_v09_start(self._head)
             if decided is None:
                 return
-            self._reader = HeaderReader() if decided else RequestReader()
+            self._reader = (
+                HeaderReader(max_frame=self._max_frame, on_oversize=self._on_oversize) if decided
+                else RequestReader(max_frame=self._max_frame, on_oversize=self._on_oversize)
+            )
             data, self._head = self._head, b""
         self._reader.feed(data)
+
+    def receiving(self) -> bool:
+        """A frame has started to arrive and is not complete yet (the slow-client bound)."""
+        return bool(self._head) or (self._reader is not None and not self._broken and self._reader.receiving())
 
     def next_frame(self) -> Frame | None:
         if self._reader is None or self._broken:

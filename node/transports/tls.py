@@ -66,8 +66,8 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _san(names: tuple[str, ...] | list[str]) -> x509.SubjectAlternativeName:
-    entries: list[x509.GeneralName] = []
+def _san(names: tuple[str, ...] | list[str], uris: tuple[str, ...] = ()) -> x509.SubjectAlternativeName:
+    entries: list[x509.GeneralName] = [x509.UniformResourceIdentifier(uri) for uri in uris]
     for name in names:
         try:
             entries.append(x509.IPAddress(ipaddress.ip_address(name)))
@@ -84,12 +84,16 @@ def issue_certificate(
     issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
     ca: bool = False,
     days: int = _DAYS,
+    uris: tuple[str, ...] = (),
+    client_auth: bool = False,
 ) -> x509.Certificate:
     """A certificate for ``key``: a CA when ``ca``, else a server leaf for ``names``.
 
     Without ``issuer`` it is self-signed. Leaves carry the subject alternative names
     and serverAuth usage that rustls/webpki insist on; CAs carry the basic
     constraints and keyCertSign usage that make verifiers accept them as anchors.
+    A cluster node's leaf also carries ``uris`` (its identity) and clientAuth usage,
+    since the same certificate authenticates it when it dials its peers (mutual TLS).
     """
     now = _dt.datetime.now(_dt.UTC)
     subject = _name(common_name)
@@ -116,14 +120,15 @@ def issue_certificate(
         )
         builder = builder.add_extension(usage, critical=True)
     else:
+        purposes = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])
         usage = x509.KeyUsage(
             digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
             key_agreement=True, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
         )
         builder = (
             builder.add_extension(usage, critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(_san(names or (common_name,)), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
+            .add_extension(_san(names or (common_name,), uris), critical=False)
         )
     return builder.sign(signing_key, hashes.SHA256())
 

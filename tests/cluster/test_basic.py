@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.client import TestClient
 from whippet.wire import requests as rq
+from whippet.wire.errors import InvalidReplicationFactor
 from whippet.wire.primitives import Identifier
 from whippet.wire.responses import ClusterMetadata, TopicDetails
 
@@ -17,6 +18,8 @@ pytestmark = pytest.mark.asyncio
 async def test_any_node_serves_and_replicas_converge(cluster) -> None:
     c1 = await TestClient.connect(cluster[1].address)
     await c1.create_stream("s")
+    with pytest.raises(InvalidReplicationFactor):  # 5 replicas on 3 nodes
+        await c1.create_topic("s", "t", partitions=3, replication_factor=5)
     await c1.create_topic("s", "t", partitions=3)
     for _ in range(50):  # peers are reported healthy once the first pings went through
         meta = ClusterMetadata.decode(await c1.call(rq.GetClusterMetadata()))

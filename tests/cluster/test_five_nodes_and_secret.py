@@ -1,4 +1,5 @@
-"""Five nodes work like three; a peer without the cluster secret gets nothing."""
+"""Five nodes work like three; a peer without the cluster's certificate and secret gets nothing
+(the full set of outsider probes is tests/security/test_outsiders.py)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,13 @@ async def test_replication_port_rejects_a_caller_without_the_secret(cluster) -> 
     member = next(iter(cluster.nodes.values()))
     raft = f"127.0.0.1:{member.raft_port}"
     address = load_config(env={}).replication_address(raft)
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(address) as channel:  # plain gRPC to the mutual-TLS port
         stub = pb_grpc.ReplicationStub(channel)
-        for metadata in ((), (("x-whippet-secret", "wrong"),)):
+        for metadata in ((), (("x-whippet-secret", "test-cluster-secret"),)):  # even the real secret, in clear
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await stub.Forward(pb.ForwardRequest(code=202, payload=b"\x04evil", has_user=True), metadata=metadata)
-            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                await stub.Forward(pb.ForwardRequest(code=202, payload=b"\x04evil", has_user=True), metadata=metadata,
+                                   timeout=5)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE  # refused in the TLS handshake
     c = await TestClient.connect(member.address)
     streams = await c.call(rq.GetStreams())
     await c.close()

@@ -14,6 +14,7 @@ lets one port serve both.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -236,11 +237,15 @@ class HeaderReader:
     after that, so the caller closes the connection.
     """
 
-    __slots__ = ("_buf", "_pending")
+    __slots__ = ("_buf", "_pending", "_max_frame", "_on_oversize")
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_frame: int | None = None, on_oversize: Callable[[], object] | None = None) -> None:
+        """``max_frame``: a tighter bound than :data:`MAX_MESSAGE_SIZE` on a message's size (the
+        transport's limit); ``on_oversize`` is called before such a message is refused."""
         self._buf = _Chunks()
         self._pending: RequestHeader | None = None
+        self._max_frame = max_frame
+        self._on_oversize = on_oversize
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self._buf.append(data)
@@ -248,11 +253,20 @@ class HeaderReader:
     def buffered(self) -> int:
         return self._buf.size
 
+    def receiving(self) -> bool:
+        """A message has started to arrive and is not complete yet."""
+        return self._pending is not None or self._buf.size > 0
+
     def next_frame(self) -> tuple[RequestHeader, memoryview] | None:
         if self._pending is None:
             if self._buf.size < HEADER_SIZE:
                 return None
             header = RequestHeader.decode(self._buf.peek(HEADER_SIZE))
+            if self._max_frame is not None and HEADER_SIZE + header.body_size > self._max_frame:
+                if self._on_oversize is not None:
+                    self._on_oversize()
+                raise FramingError(f"message of {HEADER_SIZE + header.body_size} bytes exceeds this transport's "
+                                   f"limit of {self._max_frame}")
             self._buf.take(HEADER_SIZE)
             self._pending = header
         header = self._pending

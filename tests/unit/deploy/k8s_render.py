@@ -145,12 +145,13 @@ def expand(text: str, env: dict[str, str]) -> str:
 
 
 def container_env(
-    objects: list[dict[str, Any]], container: dict[str, Any], pod_name: str, namespace: str
+    objects: list[dict[str, Any]], container: dict[str, Any], pod_name: str, namespace: str,
+    pod_ip: str = "10.244.0.7",
 ) -> dict[str, str]:
     """The environment the kubelet gives ``container`` in pod ``pod_name``: literal values
     expanded in order, fieldRefs, and secret/configMap keys resolved from the rendered objects."""
     env: dict[str, str] = {}
-    fields = {"metadata.name": pod_name, "metadata.namespace": namespace}
+    fields = {"metadata.name": pod_name, "metadata.namespace": namespace, "status.podIP": pod_ip}
     for var in container.get("env", []):
         if "value" in var:
             env[var["name"]] = expand(var["value"], env)

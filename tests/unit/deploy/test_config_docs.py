@@ -56,30 +56,32 @@ def test_documented_default_env_and_toml_key_are_the_real_ones(name: str, tmp_pa
     assert env == "WHIPPET_" + name.upper()
     # The documented [section] key must reach this very setting.
     probe = _probe_value(name)
-    toml = f"[{section}]\n{key} = {_toml_literal(probe)}\n"
+    tables: dict[str, list[str]] = {section: [f"{key} = {_toml_literal(probe)}"]}
     envs = {env: _env_text(probe)}
-    partner = _partner(name)
-    if partner is not None:  # settings that must be set in pairs
-        other, other_value = partner
+    for other, other_value in _partners(name).items():  # settings that must be set together
         p_section, p_key, p_env, _, _ = _rows()[other]
-        toml += (f"[{p_section}]\n" if p_section != section else "") + f"{p_key} = {_toml_literal(other_value)}\n"
+        tables.setdefault(p_section, []).append(f"{p_key} = {_toml_literal(other_value)}")
         envs[p_env] = _env_text(other_value)
+    toml = "".join(f"[{table}]\n" + "".join(line + "\n" for line in lines) for table, lines in tables.items())
     config_file = tmp_path / "node.toml"
     config_file.write_text(toml)
     assert getattr(load_config(config_file, env={}), name) == probe
     assert getattr(load_config(None, env=envs), name) == probe
 
 
-def _partner(name: str) -> tuple[str, Any] | None:
-    """The setting ``name`` needs alongside it when it is set, and a valid value for that one."""
+def _partners(name: str) -> dict[str, Any]:
+    """The settings ``name`` needs alongside it when it is set, with valid values for them."""
     if name == "encryption_enabled":
-        return "encryption_key", base64.b64encode(bytes(32)).decode()
-    pairs = [("auth_root_username", "auth_root_password")]
-    pairs += [(f"{t}_tls_cert_file", f"{t}_tls_key_file") for t in ("tcp", "http", "ws", "quic")]
-    for a, b in pairs:
-        if name in (a, b):
-            return (b if name == a else a), "x"
-    return None
+        return {"encryption_key": base64.b64encode(bytes(32)).decode()}
+    if name == "cluster_nodes":  # a member needs the secret, and TLS or the explicit opt-out
+        return {"cluster_secret": "s", "cluster_insecure": True}
+    groups = [("auth_root_username", "auth_root_password"),
+              ("cluster_tls_ca_file", "cluster_tls_cert_file", "cluster_tls_key_file")]
+    groups += [(f"{t}_tls_cert_file", f"{t}_tls_key_file") for t in ("tcp", "http", "ws", "quic")]
+    for group in groups:
+        if name in group:
+            return {other: "x" for other in group if other != name}
+    return {}
 
 
 def _probe_value(name: str) -> Any:
@@ -134,6 +136,13 @@ def test_documented_flags_exist() -> None:
         ({"cluster_ack": "some"}, "cluster_ack"),
         ({"cluster_nodes": ("whippet-0:18090",)}, "id@host:raft_port"),
         ({"cluster_nodes": ("2@a:1", "3@b:1")}, "node_id=1"),
+        ({"cluster_nodes": ("1@a:1", "2@b:1")}, "cluster_secret is empty"),
+        ({"cluster_nodes": ("1@a:1", "2@b:1"), "cluster_secret": ""}, "cluster_secret"),
+        ({"cluster_nodes": ("1@a:1", "2@b:1"), "cluster_secret": "s"}, "cluster_insecure = true"),
+        ({"cluster_tls_ca_file": "ca.pem"}, "cluster_tls_key_file"),
+        ({"cluster_name": "my cluster"}, "cluster_name='my cluster'"),
+        ({"tcp_max_frame_size": 8}, "tcp_max_frame_size"),
+        ({"limits_idle_timeout_s": -1}, "limits_idle_timeout_s"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(overrides: dict[str, Any], mentions: str) -> None:
@@ -148,6 +157,17 @@ def test_a_bad_value_names_its_source(tmp_path: Path) -> None:
     bad.write_text("[storage]\nfsync_every = 3\n")
     with pytest.raises(ConfigError, match=r"unknown setting \[storage\] fsync_every"):
         load_config(bad, env={})
+
+
+def test_a_member_without_a_secret_exits_2_naming_the_setting(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "whippet.node", "--data-dir", str(tmp_path)], check=False, capture_output=True,
+        text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "WHIPPET_CLUSTER_NODES": "1@127.0.0.1:1,2@127.0.0.1:3"},
+    )
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("whippet-node: cluster_secret is empty") and "WHIPPET_CLUSTER_SECRET" in line
+    assert not any(tmp_path.iterdir())  # stopped before it touched the data dir
 
 
 def test_the_node_exits_2_with_one_clear_line(tmp_path: Path) -> None:

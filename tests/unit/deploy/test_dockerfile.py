@@ -75,8 +75,14 @@ def test_env_ports_and_data_dir_match_the_pod() -> None:
     mounts = {m["name"]: m["mountPath"] for m in _container()["volumeMounts"]}
     assert env["WHIPPET_DATA_DIR"] == mounts["data"] == dict(final)["WORKDIR"]
     exposed = {p for word, args in final if word == "EXPOSE" for p in args.split()}
-    wanted = {f"{p['containerPort']}{'/udp' if p.get('protocol') == 'UDP' else ''}" for p in _container()["ports"]}
-    assert exposed == wanted
+    cluster_ports = {"raft", "replication"}
+    wanted = {f"{p['containerPort']}{'/udp' if p.get('protocol') == 'UDP' else ''}" for p in _container()["ports"]
+              if p["name"] not in cluster_ports}
+    assert exposed == wanted  # the client ports; the cluster ports are not published by default
+    # ...and bind loopback unless asked (the StatefulSet sets the pod IP).
+    assert env["WHIPPET_CLUSTER_HOST"] == "127.0.0.1" and env["WHIPPET_HOST"] == "0.0.0.0"
+    pod_env = {e["name"]: e for e in _container()["env"]}
+    assert pod_env["WHIPPET_CLUSTER_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     healthcheck = dict(final)["HEALTHCHECK"]
     assert f"127.0.0.1:{NodeConfig().http_port}/ping" in healthcheck
 

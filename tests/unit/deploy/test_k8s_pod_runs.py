@@ -64,6 +64,14 @@ def _launch(
         return subprocess.Popen([*container["command"], script], env=env, stdout=log, stderr=log, text=True)
 
 
+def _cluster_tls(tmp_path: Path) -> dict[str, str]:
+    """The Secret whippet-cluster-tls as `make certs` makes it, for the 3 members."""
+    from whippet.node.certs import make_cluster_certs
+
+    made = make_cluster_certs(tmp_path / "certs", "whippet", [1, 2, 3])
+    return {"CLUSTER_TLS_DIR": str(made.directory)}  # remap: the Secret's volume
+
+
 def _stub(tmp_path: Path) -> tuple[Path, Path]:
     """A ``whippet-node`` that records its argv and WHIPPET_* env instead of running."""
     bin_dir, out = tmp_path / "bin", tmp_path / "stub.json"
@@ -83,9 +91,10 @@ def test_each_pod_gets_its_ordinal_id_and_the_member_list(objects: list[dict[str
     size = int(container_env(objects, _container(objects), "whippet-0", NAMESPACE)["CLUSTER_SIZE"])
     domain = f"whippet.{NAMESPACE}.svc.cluster.local"
     expected_members = {i + 1: f"whippet-{i}.{domain}:18090" for i in range(size)}
+    tls = _cluster_tls(tmp_path)
     for ordinal in range(size):
         pod = f"whippet-{ordinal}"
-        proc = _launch(objects, tmp_path, pod, SECRETS, [str(bin_dir)])
+        proc = _launch(objects, tmp_path, pod, {**SECRETS, **tls}, [str(bin_dir)])
         assert proc.wait(30) == 0, (tmp_path / f"{pod}.log").read_text()
         seen = json.loads(out.read_text())
         # What the real node makes of exactly these args and env:
@@ -97,6 +106,33 @@ def test_each_pod_gets_its_ordinal_id_and_the_member_list(objects: list[dict[str
         assert expected_members[config.node_id] == f"{config.advertised_host}:{config.cluster_raft_port}"
         assert config.topic_replication_factor == 3 and config.cluster_secret == SECRETS["WHIPPET_CLUSTER_SECRET"]
         assert (config.host, config.data_dir, config.auth_root_username) == ("0.0.0.0", "/var/lib/whippet", "root")
+        assert config.cluster_bind_host == "10.244.0.7"  # the pod IP, not every interface
+        assert config.cluster_tls_cert_file == f"{tls['CLUSTER_TLS_DIR']}/node-{ordinal + 1}.pem"
+        assert config.cluster_tls and not config.cluster_insecure
+        from whippet.replication.cluster_tls import ClusterSecurity
+
+        ClusterSecurity(config)  # the files load, and name this very node
+
+
+@pytest.mark.parametrize("secret", ["", "replace-me-cluster-secret"])
+def test_an_empty_or_placeholder_secret_stops_the_pod(objects: list[dict[str, Any]], tmp_path: Path,
+                                                      secret: str) -> None:
+    bin_dir, out = _stub(tmp_path)
+    overrides = {**SECRETS, **_cluster_tls(tmp_path), "WHIPPET_CLUSTER_SECRET": secret}
+    proc = _launch(objects, tmp_path, "whippet-1", overrides, [str(bin_dir)])
+    assert proc.wait(30) == 64
+    assert "set the Secret whippet-secrets" in (tmp_path / "whippet-1.log").read_text()
+    assert not out.exists()
+
+
+def test_a_member_without_its_certificate_stops_with_a_message(objects: list[dict[str, Any]], tmp_path: Path) -> None:
+    bin_dir, out = _stub(tmp_path)
+    tls = _cluster_tls(tmp_path)
+    (Path(tls["CLUSTER_TLS_DIR"]) / "node-2.key").unlink()
+    proc = _launch(objects, tmp_path, "whippet-1", {**SECRETS, **tls}, [str(bin_dir)])
+    assert proc.wait(30) == 64
+    assert "node-2.key is missing: create the Secret whippet-cluster-tls" in (tmp_path / "whippet-1.log").read_text()
+    assert not out.exists()
 
 
 def test_placeholder_secret_stops_the_pod_with_a_message(objects: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -113,6 +149,7 @@ async def test_the_rendered_pod_command_runs_a_serving_node(objects: list[dict[s
         **SECRETS,
         **{f"WHIPPET_{name}_PORT": str(port) for name, port in ports.items()},  # remap: ports
         "WHIPPET_HOST": "127.0.0.1",  # remap: loopback
+        "WHIPPET_CLUSTER_HOST": "127.0.0.1",  # remap: the pod IP
         "WHIPPET_DATA_DIR": str(tmp_path / "data"),  # remap: the PersistentVolume
         "CLUSTER_SIZE": "1",  # remap: a one-node group
         "WHIPPET_TOPIC_REPLICATION_FACTOR": "1",
