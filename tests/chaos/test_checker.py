@@ -251,7 +251,33 @@ def test_failover_time_is_from_the_fault_to_the_first_ack_after_it() -> None:
     h.add("nemesis", f="cut", leaders_hit=[0], cause="partition")  # t 6
     h.add("nemesis", f="kill", node=2, leaders_hit=[0], cause="kill", during_cut=True)  # t 7
     ok(h.invoke("send", "p1", partition=0, ids=[3], sdk="whippet", phase="run"))  # t 8, 9
-    assert failover_times(h.events) == {"kill": [2.0, None], "partition": [3.0], "kill-in-partition": [2.0]}
+    assert failover_times(h.events) == {"kill": [2.0, None], "partition": [3.0], "kill-in-partition": [2.0],
+                                        "no-majority": []}
+
+
+def test_a_fault_that_leaves_no_majority_is_not_a_failover() -> None:
+    """Isolate a follower, then kill the leader (3 nodes): nothing can take over until the
+    heal, so the time is reported apart; an isolated leader alone is a failover."""
+    h = History()
+    clock = iter(range(100))
+    h.now = lambda: float(next(clock))  # type: ignore[method-assign]
+
+    def ok() -> None:
+        h.complete(h.invoke("send", "p1", partition=0, ids=[1], sdk="whippet", phase="run"), "ok", "send", "p1",
+                   partition=0)
+
+    roles = {"nodes": [1, 2, 3], "leader": 1, "followers": [2, 3]}
+    h.add("nemesis", f="start", fault=0, roles=roles)  # t 0
+    h.add("nemesis", f="cut", fault=0, links=[[1, 2], [1, 3]], leaders_hit=[0], cause="partition")  # t 1
+    ok()  # t 2, 3: {2, 3} elected a leader
+    h.add("nemesis", f="heal", fault=0)  # t 4
+    h.add("nemesis", f="start", fault=1, roles=roles)  # t 5
+    h.add("nemesis", f="cut", fault=1, links=[[2, 1], [2, 3]], leaders_hit=[], cause="partition")  # t 6
+    h.add("nemesis", f="kill", fault=1, node=1, leaders_hit=[0], cause="kill", during_cut=True)  # t 7
+    h.add("nemesis", f="heal", fault=1)  # t 8
+    ok()  # t 9, 10
+    assert failover_times(h.events) == {"kill": [], "kill-in-partition": [], "partition": [2.0],
+                                        "no-majority": [3.0]}
 
 
 def test_an_anomaly_of_the_run_phase_is_not_counted_again_after_restart() -> None:

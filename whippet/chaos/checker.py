@@ -291,6 +291,24 @@ def check(events: list[Event], observations: dict[str, Observation], partitions:
     return [Anomaly(a.kind, a.phase, a.partition, a.count, a.examples[:_EXAMPLES]) for a in out]
 
 
+def _majority_side(up: set[int], cut: set[frozenset[int]], nodes: set[int], replicas: set[int]) -> bool:
+    """Whether some group of live, mutually connected nodes holds a majority of the
+    metadata group and of the partition's replicas: only then can a failover happen."""
+    left = set(up)
+    while left:
+        group, todo = set(), [left.pop()]
+        while todo:
+            a = todo.pop()
+            group.add(a)
+            for b in list(left):
+                if frozenset((a, b)) not in cut:
+                    left.discard(b)
+                    todo.append(b)
+        if len(group) > len(nodes) // 2 and len(group & replicas) > len(replicas) // 2:
+            return True
+    return False
+
+
 def failover_times(events: list[Event]) -> dict[str, list[float | None]]:
     """Seconds from a fault that hit a partition's leader to the first acknowledged send on
     that partition after it (None: none before the run phase ended).
@@ -299,18 +317,67 @@ def failover_times(events: list[Event]) -> dict[str, list[float | None]]:
     client's own retry that lands on the new leader is the end of the failover, as an
     application sees it. ``kill``: a kill -9 with no link cut at the time;
     ``kill-in-partition``: a kill while links were cut; ``partition``: a cut that left
-    the leader on the minority side.
+    the leader on the minority side. ``no-majority``: after the fault no connected group of
+    live nodes held a majority of the metadata group and of the partition's replicas
+    (e.g. a follower cut off, then its leader killed) until a heal or restart, and the
+    first ack came only after that: by design (a CP system) nothing can take over
+    meanwhile, so these measure the faults' length, not a failover, and are reported apart.
     """
     acks: dict[int, list[float]] = defaultdict(list)  # partition -> ok times
     for e in events:
         if e.get("op") == "send" and e["type"] == "ok" and e.get("phase", "run") == "run":
             acks[e["partition"]].append(e["t"])
-    out: dict[str, list[float | None]] = {"kill": [], "kill-in-partition": [], "partition": []}
+    out: dict[str, list[float | None]] = {"kill": [], "kill-in-partition": [], "partition": [], "no-majority": []}
+    timeline = _majority_timeline(events)
     for e in events:
         if e["type"] != "nemesis" or not e.get("leaders_hit"):
             continue
         cause = e["cause"] if e["cause"] != "kill" or not e.get("during_cut") else "kill-in-partition"
         for p in e["leaders_hit"]:
             after = [t for t in acks[p] if t > e["t"]]
-            out[cause].append(round(min(after) - e["t"], 3) if after else None)
+            end = min(after) if after else float("inf")
+            kind = "no-majority" if _waited_for_majority(timeline, e.get("fault"), e["t"], end) else cause
+            out[kind].append(round(end - e["t"], 3) if after else None)
+    return out
+
+
+def _waited_for_majority(timeline: list[tuple[float, int, bool]], fault: Any, start: float, end: float) -> bool:
+    """The partition lost every majority side between ``start`` and ``end``, and the ack at
+    ``end`` came only after one existed again (the wait was for the heal, not a failover)."""
+    states = [(t, ok) for t, f, ok in timeline if f == fault and t >= start]
+    lost_at = next((t for t, ok in states if not ok and t <= end), None)
+    if lost_at is None:
+        return False
+    back_at = next((t for t, ok in states if ok and t > lost_at), float("inf"))
+    return end >= back_at
+
+
+def _majority_timeline(events: list[Event]) -> list[tuple[float, int, bool]]:
+    """(time, fault id, whether a majority side exists for that fault's partition) after
+    every fault step, replaying cuts, heals, kills and restarts."""
+    nodes: set[int] = set()
+    down: set[int] = set()
+    cut: set[frozenset[int]] = set()
+    replicas: dict[int, set[int]] = {}
+    out: list[tuple[float, int, bool]] = []
+    for e in events:
+        if e["type"] != "nemesis":
+            continue
+        f = e.get("f")
+        roles = e.get("roles") or {}
+        if f == "start" and roles:
+            nodes |= set(roles.get("nodes", []))
+            if roles.get("leader") is not None:
+                replicas[e["fault"]] = {roles["leader"], *roles.get("followers", [])}
+        elif f == "cut":
+            cut |= {frozenset(link) for link in e.get("links", [])}
+        elif f in ("heal", "healed"):
+            cut = set()
+        elif f in ("kill", "crash"):
+            down.add(e["node"])
+        elif f == "restart":
+            down.discard(e["node"])
+        if nodes:
+            for fault, group in replicas.items():
+                out.append((e["t"], fault, _majority_side(nodes - down, cut, nodes, group)))
     return out

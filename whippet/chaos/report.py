@@ -69,7 +69,8 @@ def render(trials: list[dict[str, Any]]) -> str:
     lines += ["", "| failover (fault on a partition leader -> first acknowledged send on it) | distribution |",
               "|---|---|"]
     for cause, label in (("kill", "kill -9"), ("kill-in-partition", "kill -9 while links are cut"),
-                         ("partition", "network partition")):
+                         ("partition", "network partition"),
+                         ("no-majority", "no majority left until a heal or restart (not a failover)")):
         lines.append(f"| {label} | {_dist([v for t in trials for v in t['failover'].get(cause, [])])} |")
     lines.append("")
     lines.append("Failing seeds: " + (", ".join(str(t["seed"]) for t in failed) if failed else "none") + ".")
