@@ -85,6 +85,9 @@ class ReplicationService:
         if reason is not None:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
 
+    def _partition(self, ref: pb.PartitionRef) -> ReplicatedPartition | None:
+        return self.m.partitions.get((ref.stream_id, ref.topic_id, ref.partition_id))
+
     async def Ping(self, request: pb.PingRequest, context: Any) -> pb.PingResponse:
         await self._authorize(context)
         if request.from_node_id:
@@ -104,9 +107,7 @@ class ReplicationService:
             yield await self._fetch(request)
 
     async def _fetch(self, request: pb.FetchRequest) -> pb.FetchResponse | bytes:
-        p = request.partition
-        key = (p.stream_id, p.topic_id, p.partition_id)
-        part = self.m.partitions.get(key)
+        part = self._partition(request.partition)
         state = part.leader_state if part is not None else None
         if part is None or state is None or state.resigned:
             return pb.FetchResponse(status=pb.FetchResponse.NOT_LEADER)
@@ -160,8 +161,7 @@ class ReplicationService:
 
     async def EpochEnd(self, request: pb.EpochEndRequest, context: Any) -> pb.EpochEndResponse:
         await self._authorize(context)
-        p = request.partition
-        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        part = self._partition(request.partition)
         if part is None:
             return pb.EpochEndResponse(found=False)
         cache = part.epochs
@@ -179,8 +179,7 @@ class ReplicationService:
 
     async def Fence(self, request: pb.FenceRequest, context: Any) -> pb.FenceResponse:
         await self._authorize(context)
-        p = request.partition
-        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        part = self._partition(request.partition)
         if part is None:
             return pb.FenceResponse(found=False)
         position = await part.fence(request.new_epoch)
@@ -189,8 +188,7 @@ class ReplicationService:
 
     async def Probe(self, request: pb.ProbeRequest, context: Any) -> pb.ProbeResponse:
         await self._authorize(context)
-        p = request.partition
-        part = self.m.partitions.get((p.stream_id, p.topic_id, p.partition_id))
+        part = self._partition(request.partition)
         if part is None:
             return pb.ProbeResponse(found=False, following=-1)
         role = part.following
