@@ -81,6 +81,7 @@ class ReplicatedPartition:
         self.role: LeaderState | Following | None = None
         self.generation = 0
         self._offset_seq = (0, 0)
+        self._known_hw = 0
         #: when the promise was last raised (a restart makes an old promise stale at once)
         self.promised_at = -1e18
         #: called with the epoch this replica must not lead (any more): a write failed after
@@ -154,6 +155,9 @@ class ReplicatedPartition:
         if state is not None:
             state.resign()
         if self.role is not None:
+            # A high watermark once learned stays committed: a role taken later (after a
+            # fence, say) starts from it instead of from nothing.
+            self._known_hw = max(self._known_hw, self.high_watermark)
             self._next_generation()
         self.role = None
 
@@ -193,7 +197,7 @@ class ReplicatedPartition:
             return role.high_watermark
         if isinstance(role, Following):
             return role.high_watermark
-        return 0
+        return min(self._known_hw, self.log.next_offset)
 
     def visible_end(self) -> int:
         """Polls see offsets below this: the committed point, as far as this replica knows."""
@@ -311,6 +315,7 @@ class ReplicatedPartition:
     # --- purge ------------------------------------------------------------------------------
     def purged(self) -> None:
         """Every replica purged its log on the same metadata event."""
+        self._known_hw = 0
         self.epochs.clear()
         state = self.leader_state
         if state is not None:

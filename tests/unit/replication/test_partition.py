@@ -138,3 +138,17 @@ async def test_a_retry_of_stored_messages_waits_for_the_originals(tmp_path: Path
     state.fetched(2, 2)
     assert (await asyncio.wait_for(first, 1)).count == 2
     assert (await asyncio.wait_for(retry, 1)).count == 0
+
+
+async def test_a_fenced_follower_that_becomes_leader_keeps_the_high_watermark(tmp_path: Path) -> None:
+    source = _replica(tmp_path / "leader")
+    source.lead(1, (1,), lambda _n: True)
+    await source.append(*batch(payloads(4)), "quorum", T0)
+    part = _replica(tmp_path / "follower")
+    role = part.follow(leader=2, epoch=1)
+    assert role is not None
+    records, ends = _stamped(source.log, 0, 4)
+    assert part.follower_append(role.generation, 1, records, ends, [(1, 0)], high_watermark=3)
+    await part.fence(2)  # an election: the follower role stops
+    state = part.lead(2, (1, 2, 3), lambda _n: True)
+    assert state is not None and state.high_watermark == 3 and part.visible_end() == 3
