@@ -216,17 +216,19 @@ class ClientCore:
         """One attempt to open and prepare (log in, ...) a transport, within ``timeout``
         (``connect_timeout`` by default); a connection failure is returned, not raised."""
         limit = self.options.connect_timeout if timeout is None else timeout
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can drop a connection that
+        # opened in the same tick as a cancellation, leaving its socket and reader task behind.
         try:
-            transport = await asyncio.wait_for(
-                open_transport(address, self.options.transport, self.options.tls, limit), limit
-            )
+            async with asyncio.timeout(limit):
+                transport = await open_transport(address, self.options.transport, self.options.tls, limit)
         except TimeoutError:
             return TimeoutError(f"no connection within {limit:g} s")
         except (OSError, ConnectionClosed) as exc:
             log.debug("cannot connect to %s: %s", address, exc)
             return exc
         try:
-            await asyncio.wait_for(self._prepare(transport, home=home), limit)
+            async with asyncio.timeout(limit):
+                await self._prepare(transport, home=home)
         except TimeoutError:
             await transport.close()
             return TimeoutError(f"connected, but no answer to the login within {limit:g} s")

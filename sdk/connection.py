@@ -114,12 +114,12 @@ class Connection(Pipelined):
         timeout: float = 10.0,
     ) -> Connection:
         """Connect; a timeout or refusal raises OSError/TimeoutError for the caller to retry."""
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
+        # Awaited inline under asyncio.timeout: a cancellation then lands inside open_connection,
+        # which closes what it opened (wait_for on 3.11 could hand the socket to nobody).
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
                 host, port, ssl=ssl, server_hostname=server_hostname if ssl else None, limit=1 << 22
-            ),
-            timeout,
-        )
+            )
         sock = writer.get_extra_info("socket")
         if sock is not None:
             import socket

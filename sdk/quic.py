@@ -69,15 +69,16 @@ class QuicConnection:
             configuration.load_verify_locations(cafile)
         stack = contextlib.AsyncExitStack()
         try:
-            protocol = await asyncio.wait_for(
-                stack.enter_async_context(
+            async with asyncio.timeout(timeout):
+                protocol = await stack.enter_async_context(
                     connect(host, port, configuration=configuration, create_protocol=_ClientProtocol)
-                ),
-                timeout,
-            )
+                )
         except (TimeoutError, ConnectionError, OSError) as exc:
             await stack.aclose()
             raise ConnectionClosed(f"QUIC connection to {host}:{port} failed: {exc!r}") from exc
+        except BaseException:  # cancelled: close the half-open connection, then go on cancelling
+            await stack.aclose()
+            raise
         # connect() is typed as yielding the base protocol; create_protocol makes it ours.
         return cls(stack, cast(_ClientProtocol, protocol), f"{host}:{port}")
 
