@@ -36,3 +36,26 @@ def test_report_tables(tmp_path: Path) -> None:
     assert "| kill -9 | 3 faults: median 2.00 s, p90 3.00 s, max 3.00 s |" in text
     assert "| network partition | 1 faults: median 2.00 s, p90 2.00 s, max 2.00 s; 1 without an ack" in text
     assert "Failing seeds: 2." in text
+
+
+def test_failover_times_are_classified_again_from_the_history(tmp_path: Path) -> None:
+    """A trial recorded by an older checker is counted by today's rules: its stored
+    "kill" time here was a leader killed while the only other live node was still starting."""
+    results = tmp_path / "results"
+    _result(results, 1, 3, [], {"kill": [3.0], "partition": [], "kill-in-partition": []})
+    roles = {"nodes": [1, 2, 3], "leader": 1, "followers": [2, 3]}
+    events = [
+        {"type": "nemesis", "t": 0.0, "f": "start", "fault": 0, "roles": roles},
+        {"type": "nemesis", "t": 1.0, "f": "kill", "fault": 0, "node": 2, "leaders_hit": [], "cause": "kill"},
+        {"type": "nemesis", "t": 2.0, "f": "restart", "fault": 0, "node": 2},
+        {"type": "nemesis", "t": 3.0, "f": "kill", "fault": 0, "node": 1, "leaders_hit": [0], "cause": "kill"},
+        {"type": "nemesis", "t": 4.0, "f": "ready", "node": 2},
+        {"type": "ok", "t": 6.0, "op": "send", "client": "p1", "req": 1, "partition": 0, "phase": "run"},
+    ]
+    (results / "seed-1" / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    doc = tmp_path / "RELIABILITY.md"
+    write_report(results, doc)
+    text = doc.read_text()
+    assert "| kill -9 | none measured |" in text
+    assert "| no majority left until a heal or restart (not a failover) | 1 faults: median 3.00 s" in text
+    assert "| the same faults, from the majority's return to the first ack | 1 faults: median 2.00 s" in text

@@ -319,15 +319,19 @@ def failover_times(events: list[Event]) -> dict[str, list[float | None]]:
     ``kill-in-partition``: a kill while links were cut; ``partition``: a cut that left
     the leader on the minority side. ``no-majority``: after the fault no connected group of
     live nodes held a majority of the metadata group and of the partition's replicas
-    (e.g. a follower cut off, then its leader killed) until a heal or restart, and the
-    first ack came only after that: by design (a CP system) nothing can take over
-    meanwhile, so these measure the faults' length, not a failover, and are reported apart.
+    (e.g. a follower cut off, then its leader killed; or, on 3 nodes, the leader killed
+    while another node is still starting) until a heal or a restarted node is ready, and
+    the first ack came only after that: by design (a CP system) nothing can take over
+    meanwhile, so these measure the faults' length, not a failover, and are reported apart;
+    ``after-majority`` holds, for each of them, the seconds from the majority's return to
+    that ack (the failover proper).
     """
     acks: dict[int, list[float]] = defaultdict(list)  # partition -> ok times
     for e in events:
         if e.get("op") == "send" and e["type"] == "ok" and e.get("phase", "run") == "run":
             acks[e["partition"]].append(e["t"])
-    out: dict[str, list[float | None]] = {"kill": [], "kill-in-partition": [], "partition": [], "no-majority": []}
+    out: dict[str, list[float | None]] = {"kill": [], "kill-in-partition": [], "partition": [], "no-majority": [],
+                                         "after-majority": []}
     timeline = _majority_timeline(events)
     for e in events:
         if e["type"] != "nemesis" or not e.get("leaders_hit"):
@@ -336,20 +340,25 @@ def failover_times(events: list[Event]) -> dict[str, list[float | None]]:
         for p in e["leaders_hit"]:
             after = [t for t in acks[p] if t > e["t"]]
             end = min(after) if after else float("inf")
-            kind = "no-majority" if _waited_for_majority(timeline, e.get("fault"), e["t"], end) else cause
-            out[kind].append(round(end - e["t"], 3) if after else None)
+            back_at = _majority_back_at(timeline, e.get("fault"), e["t"], end)
+            if back_at is None:
+                out[cause].append(round(end - e["t"], 3) if after else None)
+            else:  # the fault's length, and the failover that followed the majority's return
+                out["no-majority"].append(round(end - e["t"], 3))
+                out["after-majority"].append(round(end - back_at, 3))
     return out
 
 
-def _waited_for_majority(timeline: list[tuple[float, int, bool]], fault: Any, start: float, end: float) -> bool:
-    """The partition lost every majority side between ``start`` and ``end``, and the ack at
-    ``end`` came only after one existed again (the wait was for the heal, not a failover)."""
+def _majority_back_at(timeline: list[tuple[float, int, bool]], fault: Any, start: float, end: float) -> float | None:
+    """When the partition lost every majority side between ``start`` and ``end`` and the
+    ack at ``end`` came only after one existed again (the wait was for a heal or a node's
+    restart, not a failover): the time the majority came back; else None."""
     states = [(t, ok) for t, f, ok in timeline if f == fault and t >= start]
     lost_at = next((t for t, ok in states if not ok and t <= end), None)
     if lost_at is None:
-        return False
+        return None
     back_at = next((t for t, ok in states if ok and t > lost_at), float("inf"))
-    return end >= back_at
+    return back_at if end >= back_at else None
 
 
 def _majority_timeline(events: list[Event]) -> list[tuple[float, int, bool]]:
@@ -375,8 +384,10 @@ def _majority_timeline(events: list[Event]) -> list[tuple[float, int, bool]]:
             cut = set()
         elif f in ("kill", "crash"):
             down.add(e["node"])
-        elif f == "restart":
+        elif f == "ready":  # not at "restart": a node still starting cannot vote, promise or lead
             down.discard(e["node"])
+        elif f == "healed":
+            down = set(e.get("down", []))
         if nodes:
             for fault, group in replicas.items():
                 out.append((e["t"], fault, _majority_side(nodes - down, cut, nodes, group)))

@@ -11,7 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from whippet.chaos.checker import KINDS
+from whippet.chaos.checker import KINDS, failover_times
+from whippet.chaos.history import load
 
 __all__ = ["BEGIN", "END", "render", "write_report"]
 
@@ -20,7 +21,16 @@ END = "<!-- chaos-results:end -->"
 
 
 def _load(results: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(results.glob("seed-*/result.json"))]
+    """Each trial's result; failover times are classified again from its history when it
+    is there, so every trial of a table is counted by the same (current) rules."""
+    trials = []
+    for path in sorted(results.glob("seed-*/result.json")):
+        trial = json.loads(path.read_text())
+        history = path.parent / "history.jsonl"
+        if history.exists():
+            trial["failover"] = failover_times(load(history))
+        trials.append(trial)
+    return trials
 
 
 def _dist(values: list[float | None]) -> str:
@@ -70,7 +80,8 @@ def render(trials: list[dict[str, Any]]) -> str:
               "|---|---|"]
     for cause, label in (("kill", "kill -9"), ("kill-in-partition", "kill -9 while links are cut"),
                          ("partition", "network partition"),
-                         ("no-majority", "no majority left until a heal or restart (not a failover)")):
+                         ("no-majority", "no majority left until a heal or restart (not a failover)"),
+                         ("after-majority", "the same faults, from the majority's return to the first ack")):
         lines.append(f"| {label} | {_dist([v for t in trials for v in t['failover'].get(cause, [])])} |")
     lines.append("")
     lines.append("Failing seeds: " + (", ".join(str(t["seed"]) for t in failed) if failed else "none") + ".")
