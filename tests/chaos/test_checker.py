@@ -255,27 +255,34 @@ def test_failover_time_is_from_the_fault_to_the_first_ack_after_it() -> None:
                                         "no-majority": [], "after-majority": []}
 
 
-def test_a_fault_that_leaves_no_majority_is_not_a_failover() -> None:
-    """Isolate a follower, then kill the leader (3 nodes): nothing can take over until the
-    heal, so the time is reported apart; an isolated leader alone is a failover."""
+def _ticking_history() -> History:
+    """A history whose clock advances by one second per event."""
     h = History()
     clock = iter(range(100))
     h.now = lambda: float(next(clock))  # type: ignore[method-assign]
+    return h
 
-    def ok() -> None:
-        h.complete(h.invoke("send", "p1", partition=0, ids=[1], sdk="whippet", phase="run"), "ok", "send", "p1",
-                   partition=0)
 
+def _ack(h: History) -> None:
+    """One send on partition 0, acknowledged (two events: invoke, ok)."""
+    h.complete(h.invoke("send", "p1", partition=0, ids=[1], sdk="whippet", phase="run"), "ok", "send", "p1",
+               partition=0)
+
+
+def test_a_fault_that_leaves_no_majority_is_not_a_failover() -> None:
+    """Isolate a follower, then kill the leader (3 nodes): nothing can take over until the
+    heal, so the time is reported apart; an isolated leader alone is a failover."""
+    h = _ticking_history()
     roles = {"nodes": [1, 2, 3], "leader": 1, "followers": [2, 3]}
     h.add("nemesis", f="start", fault=0, roles=roles)  # t 0
     h.add("nemesis", f="cut", fault=0, links=[[1, 2], [1, 3]], leaders_hit=[0], cause="partition")  # t 1
-    ok()  # t 2, 3: {2, 3} elected a leader
+    _ack(h)  # t 2, 3: {2, 3} elected a leader
     h.add("nemesis", f="heal", fault=0)  # t 4
     h.add("nemesis", f="start", fault=1, roles=roles)  # t 5
     h.add("nemesis", f="cut", fault=1, links=[[2, 1], [2, 3]], leaders_hit=[], cause="partition")  # t 6
     h.add("nemesis", f="kill", fault=1, node=1, leaders_hit=[0], cause="kill", during_cut=True)  # t 7
     h.add("nemesis", f="heal", fault=1)  # t 8
-    ok()  # t 9, 10
+    _ack(h)  # t 9, 10
     assert failover_times(h.events) == {"kill": [], "kill-in-partition": [], "partition": [2.0],
                                         "no-majority": [3.0], "after-majority": [2.0]}
 
@@ -284,25 +291,18 @@ def test_a_node_still_starting_is_not_part_of_a_majority() -> None:
     """3 nodes: node 2 killed and restarted, the leader killed before node 2 serves again:
     the time until node 2 is ready is the fault's, not the failover's; a leader killed
     once node 2 serves is an ordinary failover."""
-    h = History()
-    clock = iter(range(100))
-    h.now = lambda: float(next(clock))  # type: ignore[method-assign]
-
-    def ok() -> None:
-        h.complete(h.invoke("send", "p1", partition=0, ids=[1], sdk="whippet", phase="run"), "ok", "send", "p1",
-                   partition=0)
-
+    h = _ticking_history()
     roles = {"nodes": [1, 2, 3], "leader": 1, "followers": [2, 3]}
     h.add("nemesis", f="start", fault=0, roles=roles)  # t 0
     h.add("nemesis", f="kill", fault=0, node=2, leaders_hit=[], cause="kill", during_cut=False)  # t 1
     h.add("nemesis", f="restart", fault=0, node=2)  # t 2
     h.add("nemesis", f="kill", fault=0, node=1, leaders_hit=[0], cause="kill", during_cut=False)  # t 3
     h.add("nemesis", f="ready", node=2)  # t 4
-    ok()  # t 5, 6
+    _ack(h)  # t 5, 6
     h.add("nemesis", f="healed", down=[])  # t 7: node 1 is back
     h.add("nemesis", f="start", fault=1, roles={"nodes": [1, 2, 3], "leader": 3, "followers": [1, 2]})  # t 8
     h.add("nemesis", f="kill", fault=1, node=3, leaders_hit=[0], cause="kill", during_cut=False)  # t 9
-    ok()  # t 10, 11
+    _ack(h)  # t 10, 11
     assert failover_times(h.events) == {"kill": [2.0], "kill-in-partition": [], "partition": [],
                                         "no-majority": [3.0], "after-majority": [2.0]}
 
