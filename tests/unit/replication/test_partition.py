@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.storage.storage_helpers import batch, payloads
 from whippet.replication.epochs import EpochCache
-from whippet.replication.partition import ReplicatedPartition
+from whippet.replication.partition import Following, ReplicatedPartition
 from whippet.storage.log import LogConfig, PartitionLog
 from whippet.wire.errors import NotLeader
 
@@ -53,13 +53,19 @@ async def test_an_epoch_is_led_once_even_across_a_restart(tmp_path: Path) -> Non
     assert (await again.append(*batch(payloads(1)), "quorum", T0 + 2)).first_offset == 2
 
 
-async def test_a_follower_role_that_ended_cannot_touch_the_log(tmp_path: Path) -> None:
+async def _leader_of_four_and_its_follower(tmp_path: Path) -> tuple[ReplicatedPartition, ReplicatedPartition, Following]:
+    """A leader (epoch 1) holding 4 records, and a replica following it at epoch 1."""
     source = _replica(tmp_path / "leader")
     source.lead(1, (1,), lambda _n: True)
     await source.append(*batch(payloads(4)), "quorum", T0)
     part = _replica(tmp_path / "follower")
     role = part.follow(leader=2, epoch=1)
     assert role is not None
+    return source, part, role
+
+
+async def test_a_follower_role_that_ended_cannot_touch_the_log(tmp_path: Path) -> None:
+    source, part, role = await _leader_of_four_and_its_follower(tmp_path)
     records, ends = _stamped(source.log, 0, 2)
     assert part.follower_append(role.generation, 1, records, ends, [(1, 0)], high_watermark=2)
     part.lead(2, (1, 2, 3), lambda _n: True)  # the metadata made this node the leader
@@ -141,12 +147,7 @@ async def test_a_retry_of_stored_messages_waits_for_the_originals(tmp_path: Path
 
 
 async def test_a_fenced_follower_that_becomes_leader_keeps_the_high_watermark(tmp_path: Path) -> None:
-    source = _replica(tmp_path / "leader")
-    source.lead(1, (1,), lambda _n: True)
-    await source.append(*batch(payloads(4)), "quorum", T0)
-    part = _replica(tmp_path / "follower")
-    role = part.follow(leader=2, epoch=1)
-    assert role is not None
+    source, part, role = await _leader_of_four_and_its_follower(tmp_path)
     records, ends = _stamped(source.log, 0, 4)
     assert part.follower_append(role.generation, 1, records, ends, [(1, 0)], high_watermark=3)
     await part.fence(2)  # an election: the follower role stops
