@@ -28,7 +28,9 @@ Failure rules, in one place (:meth:`ClientCore._invoke`):
   :class:`ConnectionClosed` after the reconnect so the caller decides;
 * an answer whose error class is marked ``retriable`` (not leader, or a failover in
   progress: the request was not applied), drops the routing entry, refreshes the
-  cluster view and retries with backoff for up to ``failover_timeout`` seconds;
+  cluster view and retries with backoff for up to ``failover_timeout`` seconds, never
+  at a node that already refused this request while another is usable
+  (:meth:`ClientCore._elsewhere`: a leader cut off from the cluster keeps naming itself);
 * reconnecting walks the shuffled node pool with bounded exponential backoff and
   jitter (``sdk.pool``); after it the session is logged in again and the consumer
   groups it had joined are joined again (the node forgets a closed session's
@@ -421,12 +423,15 @@ class ClientCore:
         attempt = failovers = 0
         failover_deadline: float | None = None
         lane: tuple[str, str, int] | None = None
+        refused: set[NodeAddress] = set()  # nodes that answered not-leader for this request
         if partition is not None and partition[2] is not None:
             lane = (str(partition[0]), str(partition[1]), partition[2])
             if self.options.discover:
                 await self._await_routes(lane[0], lane[1])
         while True:
             target = self.routing.leader_for(*partition) if partition is not None else None
+            if refused:
+                target = self._elsewhere(target, refused)
             link = await self._link_for(target)
             generation = link.generation
             try:
@@ -460,12 +465,38 @@ class ClientCore:
                     raise
                 if partition is not None:
                     self.routing.forget(*partition)  # type: ignore[arg-type]
+                    refused.add(link.address)
                 await asyncio.sleep(min(0.5, 0.05 * 2 ** min(failovers, 4)))
                 failovers += 1
                 try:
                     await self.refresh_cluster()
                 except ConnectionClosed:
                     pass  # the next attempt reconnects
+
+    def _elsewhere(self, target: NodeAddress | None, refused: set[NodeAddress]) -> NodeAddress | None:
+        """Where a partition request goes once the nodes in ``refused`` answered not-leader for it.
+
+        A leader cut off from the rest of the cluster refuses (it lost its quorum) but,
+        hearing nothing, still names itself leader; when it is also the home node, asking
+        it again (or its routing) keeps the request there until the partition heals. Any
+        other node forwards and, on the majority side, waits for the new leader and runs
+        the request as soon as there is one. So the request goes to the home node if that
+        did not refuse, else to the next usable node that did not; once every node has
+        refused, the round starts again (``refused`` keeps only the newest).
+        """
+        home = self._home.address if self._home is not None else None
+        chosen = target if target is not None else home
+        if chosen is None or chosen not in refused:
+            return target
+        if home is not None and home not in refused:
+            return None
+        others = [a for a in self.routing.usable_addresses(time.monotonic()) if a not in refused]
+        if others:
+            return others[0]
+        newest = chosen
+        refused.clear()
+        refused.add(newest)
+        return target
 
     async def _exchange(self, link: _Link, data: bytes, lane: tuple[str, str, int] | None) -> bytes:
         """One request on one link, in its partition's lane (see ``sdk.lanes``)."""

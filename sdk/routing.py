@@ -146,6 +146,10 @@ class RoutingTable:
     def addresses(self) -> list[NodeAddress]:
         return [n.address for n in self.nodes.values()]
 
+    def usable_addresses(self, now: float) -> list[NodeAddress]:
+        """Addresses of the healthy nodes not marked down, in the metadata's order."""
+        return [n.address for n in self.nodes.values() if n.usable and self._down.get(n.address, 0.0) <= now]
+
     def metadata_leader(self) -> NodeView | None:
         """The node reporting role leader and status healthy (the 0.8 SDK's redirect target)."""
         for node in self.nodes.values():

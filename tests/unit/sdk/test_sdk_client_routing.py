@@ -159,3 +159,24 @@ async def test_a_not_leader_answer_refreshes_and_follows_the_new_leader(cluster:
         await _send(client, 0)
     assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [2, 2, 1, 1]
     assert cluster.on(codes.GET_PARTITION_LEADERS) == [1, 1]  # connect, then the refresh after not-leader
+
+
+async def test_a_home_leader_cut_off_from_the_cluster_is_not_asked_again(cluster: Cluster) -> None:
+    """Seed 10 of the fault suite: the home node leads partition 1, is cut off, refuses (no
+    quorum) and, hearing nothing, still names itself leader. The retry goes to the other
+    node, which forwards to the new leader, instead of back home until the heal."""
+    async with _client() as client:
+        await _send(client, 1)
+        cluster.fail[(1, codes.SEND_MESSAGES_APPENDED)] = [NotLeader(), NotLeader(), NotLeader()]
+        await _send(client, 1)
+        await _send(client, 1)  # a new request starts at the route again
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 1, 2, 1, 2]
+
+
+async def test_when_every_node_refused_the_round_starts_again(cluster: Cluster) -> None:
+    async with _client() as client:
+        await _send(client, 1)
+        cluster.fail[(1, codes.SEND_MESSAGES_APPENDED)] = [NotLeader(), NotLeader()]
+        cluster.fail[(2, codes.SEND_MESSAGES_APPENDED)] = [NotLeader()]
+        await _send(client, 1)
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 1, 2, 1, 2]
