@@ -122,6 +122,10 @@ class ClientCore:
         self.appended_offered: bool | None = None
         self.state = StateNotifier()
         self._reviving: asyncio.Task[None] | None = None
+        # Callers that connect at once (a producer's partition loops on their first send)
+        # share one bootstrap: each would otherwise open a home connection, and every one
+        # but the last would be left open with nobody reading it.
+        self._connecting = asyncio.Lock()
 
     # --- lifecycle ---
     @property
@@ -137,6 +141,12 @@ class ClientCore:
 
         Raises :class:`CannotEstablishConnection` after ``connect_timeout`` seconds in all,
         naming each node tried and its last error."""
+        if self._closed:
+            raise se.ClientShutdown("the client was closed")
+        async with self._connecting:
+            await self._connect_once()
+
+    async def _connect_once(self) -> None:
         if self._closed:
             raise se.ClientShutdown("the client was closed")
         if self._home is not None and self._home.transport is not None and not self._home.transport.closed:

@@ -3,6 +3,7 @@ a 0.8 server without GET_PARTITION_LEADERS, a dead leader's link, a not-leader a
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -180,3 +181,25 @@ async def test_when_every_node_refused_the_round_starts_again(cluster: Cluster) 
         cluster.fail[(2, codes.SEND_MESSAGES_APPENDED)] = [NotLeader()]
         await _send(client, 1)
     assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 1, 2, 1, 2]
+
+
+async def test_callers_that_connect_at_once_share_one_home_connection(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer's partition loops all call connect() before their first send: one
+    bootstrap, not one per caller (the others' connections were left open, unread)."""
+    opened: list[int] = []
+
+    async def slow_open(address: NodeAddress, *args: Any) -> Any:
+        await asyncio.sleep(0)  # let the other callers reach connect() meanwhile
+        opened.append(address.port)
+        return await cluster.open(address, *args)
+
+    monkeypatch.setattr("whippet.sdk._core.open_transport", slow_open)
+    client = _client()
+    try:
+        await asyncio.gather(*(client.connect() for _ in range(4)))
+    finally:
+        await client.close()
+    assert opened == [1]
+    assert cluster.on(codes.LOGIN_USER) == [1]
