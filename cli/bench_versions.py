@@ -6,7 +6,9 @@ the same node. The 0.8
 SDK (``apache-iggy==0.8.0``) runs from the project venv and the 0.9 SDK
 (``==0.9.0``, same distribution name) from ``.venv-iggy09``; each round runs the
 same driver under both, alternating, and the report gives the medians and the
-0.9/0.8 ratios (target: 0.9 at least 0.8x of 0.8). Bounded: ``--batches``
+0.9/0.8 ratios (target: 0.9 at least 0.8x of 0.8), with the CPU time each side
+spent per request (the client's process time, the node's from /proc), which says
+whose code a gap in the rates comes from. Bounded: ``--batches``
 batches per client per round, ``--rounds`` rounds.
 """
 
@@ -32,19 +34,25 @@ import asyncio, json, os, sys, time
 import apache_iggy as iggy
 V09 = hasattr(iggy, "Durability")
 
-async def main(address, stream, batches, size, batch, passes):
+def node_cpu(pid):
+    # utime + stime of the node, in seconds (fields 14 and 15 of /proc/PID/stat)
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+async def main(address, stream, batches, size, batch, passes, pid):
     c = iggy.IggyClient(address)
     await c.connect()
     await c.login_user("iggy", "iggy")
     await c.create_stream(stream)
     await c.create_topic(stream, "t", partitions_count=1)
     messages = [iggy.SendMessage(b"x" * size) for _ in range(batch)]
-    started = time.perf_counter()
+    started, cpu, ncpu = time.perf_counter(), time.process_time(), node_cpu(pid)
     for _ in range(batches):
         await c.send_messages(stream, "t", 0, messages)
     send_s = time.perf_counter() - started
+    send_cpu, send_ncpu = time.process_time() - cpu, node_cpu(pid) - ncpu
     total = batches * batch
-    started = time.perf_counter()
+    started, cpu, ncpu = time.perf_counter(), time.process_time(), node_cpu(pid)
     for _ in range(passes):
       offset = 0
       while offset < total:
@@ -58,17 +66,23 @@ async def main(address, stream, batches, size, batch, passes):
             raise SystemExit(f"poll at {offset} returned nothing")
         offset += len(got)
     poll_s = time.perf_counter() - started
-    print(json.dumps({"send": total / send_s, "poll": passes * total / poll_s}), flush=True)
+    poll_cpu, poll_ncpu = time.process_time() - cpu, node_cpu(pid) - ncpu
+    polls = passes * total / batch
+    print(json.dumps({"send": total / send_s, "poll": passes * total / poll_s,
+                      "client_cpu_ms_per_send": 1e3 * send_cpu / batches, "node_cpu_ms_per_send": 1e3 * send_ncpu / batches,
+                      "client_cpu_ms_per_poll": 1e3 * poll_cpu / polls, "node_cpu_ms_per_poll": 1e3 * poll_ncpu / polls}),
+          flush=True)
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])))
+asyncio.run(main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:8])))
 os._exit(0)  # the SDKs' runtimes may still hold the loop's sockets at interpreter teardown
 """
 
 
-def _run(version: str, address: str, stream: str, a: argparse.Namespace) -> dict[str, float]:
+def _run(version: str, node: NodeProcess, stream: str, a: argparse.Namespace) -> dict[str, float]:
+    assert node.proc is not None
     out = subprocess.run(
-        [str(PYTHONS[version]), "-c", _DRIVER, address, stream, str(a.batches), str(a.size), str(a.batch),
-         str(a.passes)],
+        [str(PYTHONS[version]), "-c", _DRIVER, node.address, stream, str(a.batches), str(a.size), str(a.batch),
+         str(a.passes), str(node.proc.pid)],
         capture_output=True, text=True, timeout=600, check=False,
     )
     if out.returncode != 0:
@@ -96,15 +110,21 @@ def main(argv: list[str] | None = None) -> None:
                 order = ("0.8", "0.9") if r % 2 == 0 else ("0.9", "0.8")
                 for version in order:
                     stream = f"bench-{version.replace('.', '')}-{r}"
-                    results[version].append(_run(version, node.address, stream, a))
+                    results[version].append(_run(version, node, stream, a))
         finally:
             node.stop()
     report: dict[str, object] = {"batches": a.batches, "batch": a.batch, "size": a.size, "rounds": a.rounds,
                                  "poll_passes": a.passes}
     for what in ("send", "poll"):
         med = {v: statistics.median(x[what] for x in results[v]) for v in results}
-        report[what] = {"0.8_msgs_per_s": round(med["0.8"]), "0.9_msgs_per_s": round(med["0.9"]),
-                        "ratio_0.9_to_0.8": round(med["0.9"] / med["0.8"], 3)}
+        entry: dict[str, object] = {"0.8_msgs_per_s": round(med["0.8"]), "0.9_msgs_per_s": round(med["0.9"]),
+                                    "ratio_0.9_to_0.8": round(med["0.9"] / med["0.8"], 3)}
+        # Where a request's time goes: CPU of each side per request (node CPU includes its
+        # Raft ticks; a busy machine stretches wall time but hardly these).
+        for side in ("client", "node"):
+            key = f"{side}_cpu_ms_per_{what}"
+            entry[key] = {v: round(statistics.median(x[key] for x in results[v]), 3) for v in results}
+        report[what] = entry
     text = json.dumps(report, indent=2)
     print(text)
     if a.out is not None:
