@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from whippet.chaos.cli import main
 from whippet.chaos.report import BEGIN, END, write_report
 
 
@@ -59,3 +62,15 @@ def test_failover_times_are_classified_again_from_the_history(tmp_path: Path) ->
     assert "| kill -9 | none measured |" in text
     assert "| no majority left until a heal or restart (not a failover) | 1 faults: median 3.00 s" in text
     assert "| the same faults, from the majority's return to the first ack | 1 faults: median 2.00 s" in text
+
+
+def test_a_seed_range_prints_the_table_of_those_trials_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trials of two code versions share a results directory; each range gets its own table."""
+    results = tmp_path / "results"
+    _result(results, 1, 3, [], {"kill": [4.0], "partition": [], "kill-in-partition": []})
+    _result(results, 2, 5, [], {"kill": [1.0], "partition": [], "kill-in-partition": []})
+    _result(results, 3, 3, [], {"kill": [2.0], "partition": [], "kill-in-partition": []})
+    assert main(["report", "--results", str(results), "--seeds", "2-3"]) == 0
+    out = capsys.readouterr().out
+    assert "| trials run | 2 (1 on 3 nodes, 1 on 5 nodes) |" in out
+    assert "| kill -9 | 2 faults: median 1.50 s, p90 2.00 s, max 2.00 s |" in out

@@ -2,7 +2,8 @@
 
 ``trial --seed N`` replays one seed; ``run --trials N`` runs seeds ``first..first+N-1``
 (even seeds on 3 nodes, odd on 5) one after another, printing progress, then writes
-the report; ``report`` rewrites docs/RELIABILITY.md's table from a results directory;
+the report; ``report`` rewrites docs/RELIABILITY.md's table from a results directory (``--seeds A-B``
+prints the table of those seeds instead);
 ``cleanup`` removes whatever is left of the iptables chain.
 """
 
@@ -37,6 +38,14 @@ def _trials(seeds: list[int], results: Path, profile: str, keep_data: bool) -> i
     return 1 if failed else 0
 
 
+def _seed_range(text: str) -> range:
+    first, _, last = text.partition("-")
+    try:
+        return range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A-B (seeds), got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m whippet.chaos", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="write docs/RELIABILITY.md's table from a results directory")
     rep.add_argument("--results", type=Path, default=Path("chaos-results"))
     rep.add_argument("--doc", type=Path, default=Path("docs/RELIABILITY.md"))
+    rep.add_argument("--seeds", type=_seed_range, default=None,
+                     help="A-B: print the table of these seeds only (e.g. the trials of one code version)")
     again = sub.add_parser("check", help="re-run the checker over a failing trial's saved files")
     again.add_argument("directory", type=Path, help="a trial directory, e.g. chaos-results/seed-7")
     sub.add_parser("cleanup", help=f"remove the {netfilter.CHAIN} iptables chain and its OUTPUT jump")
@@ -69,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         for a in found:
             print(json.dumps(a.to_json(), default=str))
         return 1 if found else 0
+    if args.command == "report":  # reads files only: no chain to clean up afterwards
+        from whippet.chaos.report import table, write_report
+
+        if args.seeds is not None:
+            print(table(args.results, args.seeds))
+            return 0
+        write_report(args.results, args.doc)
+        print(f"wrote {args.doc}")
+        return 0
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "trial":
@@ -81,12 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             write_report(args.results, args.doc)
             print(f"wrote {args.doc}")
             return code
-        if args.command == "report":
-            from whippet.chaos.report import write_report
-
-            write_report(args.results, args.doc)
-            print(f"wrote {args.doc}")
-            return 0
     finally:
         netfilter.cleanup_if_idle()  # last resort, unless another run now uses the chain
     print(f"unknown command {args.command}", file=sys.stderr)

@@ -14,18 +14,21 @@ from typing import Any
 from whippet.chaos.checker import KINDS, failover_times
 from whippet.chaos.history import load
 
-__all__ = ["BEGIN", "END", "render", "write_report"]
+__all__ = ["BEGIN", "END", "render", "table", "write_report"]
 
 BEGIN = "<!-- chaos-results:begin -->"
 END = "<!-- chaos-results:end -->"
 
 
-def _load(results: Path) -> list[dict[str, Any]]:
-    """Each trial's result; failover times are classified again from its history when it
-    is there, so every trial of a table is counted by the same (current) rules."""
+def _load(results: Path, seeds: range | None = None) -> list[dict[str, Any]]:
+    """Each trial's result (of ``seeds`` only, when given); failover times are classified
+    again from its history when it is there, so every trial of a table is counted by the
+    same (current) rules."""
     trials = []
     for path in sorted(results.glob("seed-*/result.json")):
         trial = json.loads(path.read_text())
+        if seeds is not None and trial["seed"] not in seeds:
+            continue
         history = path.parent / "history.jsonl"
         if history.exists():
             trial["failover"] = failover_times(load(history))
@@ -86,6 +89,11 @@ def render(trials: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append("Failing seeds: " + (", ".join(str(t["seed"]) for t in failed) if failed else "none") + ".")
     return "\n".join(lines)
+
+
+def table(results: Path, seeds: range | None = None) -> str:
+    """The table for the trials in ``results`` (only ``seeds``, when given)."""
+    return render(_load(results, seeds))
 
 
 def write_report(results: Path, doc: Path) -> None:
