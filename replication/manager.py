@@ -257,14 +257,17 @@ class ReplicaManager:
         """Stop appending, let ``target`` catch up, then make it the leader.
 
         Safe under any ack level: nothing is appended after the successor holds the
-        whole log, so no acknowledged record can be cut by the successor.
+        whole log (an append already past the fence is waited for first, see
+        :meth:`ReplicatedPartition.stop_appending`), so no acknowledged record can be
+        cut by the successor.
         Returns False (and resumes leading) if the successor did not catch up in time.
         """
         part = self.partitions.get(key)
         state = part.leader_state if part is not None else None
         if part is None or state is None or target not in state.followers or state.fenced:
             return False
-        state.fenced = True
+        if not await part.stop_appending(state):
+            return True  # leadership moved meanwhile
         deadline = time.monotonic() + timeout
         while state.follower_end.get(target, 0) < part.log.next_offset and time.monotonic() < deadline:
             await state.wait_for_data(0.05)

@@ -225,6 +225,23 @@ class ReplicatedPartition:
             raise NotLeader("the partition leader cannot reach a quorum of its replicas", not_applied=True)
         return state
 
+    async def stop_appending(self, state: LeaderState) -> bool:
+        """Fence ``state`` and wait until an append already past the fence is in the log;
+        afterwards the log end is final for this epoch. Returns whether ``state`` still leads.
+
+        A hand-over names a successor once it holds this log's end. An append that passed
+        :meth:`writable` just before the fence is still offering its batch to the
+        followers (:meth:`LeaderState.publish`), not yet in the log: compared then, the
+        successor could be named while another follower acknowledges that batch, and the
+        successor would cut it (fault suite seed 140: ten acknowledged messages lost).
+        The append holds ``append_lock`` until its batch is written, so taking the lock
+        once is the wait.
+        """
+        state.fenced = True
+        async with self.append_lock:
+            pass
+        return self.role is state
+
     async def append(self, records: memoryview | bytes | bytearray, ends: np.ndarray, ack: str, now_us: int,
                      on_written: Callable[[AppendResult], None] | None = None) -> AppendResult:  # fmt: skip
         """Append a client batch as leader and wait until it holds at level ``ack``.

@@ -153,3 +153,27 @@ async def test_a_fenced_follower_that_becomes_leader_keeps_the_high_watermark(tm
     await part.fence(2)  # an election: the follower role stops
     state = part.lead(2, (1, 2, 3), lambda _n: True)
     assert state is not None and state.high_watermark == 3 and part.visible_end() == 3
+
+
+async def test_a_hand_over_waits_for_the_append_already_past_the_fence(tmp_path: Path) -> None:
+    """Fault suite seed 140: a leader handing over to a restarted preferred replica compared
+    the successor's position with its log end while an append, already past the fence, was
+    still offering its batch to a fetch (publish). The successor was named at the old end,
+    the other follower acknowledged the batch, and the successor then cut it. The end a
+    hand-over waits for must include that batch, and no append may follow it."""
+    part = _replica(tmp_path)
+    state = part.lead(1, (1, 2, 3), lambda _n: True)
+    assert state is not None
+    parked = asyncio.ensure_future(state.wait_for_data(1.0))  # a follower's fetch waits for data
+    await asyncio.sleep(0)
+    append = asyncio.ensure_future(part.append(*batch(payloads(3)), "leader", T0))
+    await asyncio.sleep(0)
+    assert part.log.next_offset == 0  # past the fence, offering the batch, not yet written
+    assert await part.stop_appending(state)
+    assert part.log.next_offset == 3  # what the successor must hold before it is named
+    with pytest.raises(NotLeader) as refused:
+        await part.append(*batch(payloads(1)), "leader", T0 + 1)
+    assert refused.value.not_applied
+    assert (await append).last_offset == 2
+    assert part.log.next_offset == 3
+    await parked
