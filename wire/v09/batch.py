@@ -173,7 +173,7 @@ def _frame_checksums(blob: memoryview, starts: IntArray, ends: IntArray) -> npt.
     return np.array([_hash(blob[s:e]) for s, e in zip((starts + 8).tolist(), ends.tolist())], dtype=np.uint64)
 
 
-def _batch_checksum(header: bytes | memoryview, frame_sums: npt.NDArray[np.uint64]) -> int:
+def _batch_checksum(header: bytes | bytearray | memoryview, frame_sums: npt.NDArray[np.uint64]) -> int:
     """XXH3 over the six header fields (bytes 0..40 and 48..52) and each frame's checksum."""
     return _hash(b"".join((bytes(header[0:40]), bytes(header[48:52]), frame_sums.astype("<u8").tobytes())))
 
