@@ -173,7 +173,7 @@ def _frame_checksums(blob: memoryview, starts: IntArray, ends: IntArray) -> npt.
     return np.array([_hash(blob[s:e]) for s, e in zip((starts + 8).tolist(), ends.tolist())], dtype=np.uint64)
 
 
-def _batch_checksum(header: bytes | memoryview, frame_sums: npt.NDArray[np.uint64]) -> int:
+def _batch_checksum(header: bytes | bytearray | memoryview, frame_sums: npt.NDArray[np.uint64]) -> int:
     """XXH3 over the six header fields (bytes 0..40 and 48..52) and each frame's checksum."""
     return _hash(b"".join((bytes(header[0:40]), bytes(header[48:52]), frame_sums.astype("<u8").tobytes())))
 
@@ -303,6 +303,56 @@ def encode_poll_batches(records: bytes | memoryview, ends: npt.NDArray[np.intege
     if count == 0:
         return PolledBatches([], 0)
     area = np.frombuffer(records, dtype=np.uint8)
+    one = _one_append(area, ends, partition_id)
+    return one if one is not None else _encode_runs(area, ends, partition_id)
+
+
+_BATCH_HEAD = struct.Struct("<QQQQQQI")  # BATCH_DTYPE without its reserved tail
+
+
+def _one_append(area: U8Array, ends: npt.NDArray[np.integer], partition_id: int) -> PolledBatches | None:
+    """The usual poll (equal-sized messages from one append) as one batch record, or None.
+
+    Gives the bytes :func:`_encode_runs` gives, with a fraction of its numpy calls: a
+    poll of 1000 small messages is dominated by per-call overhead, not by bytes. The
+    record header's fields move to the frame header as byte columns (checksum and id
+    at 0..24 stay, lengths move from 48 to 32), only the two deltas are computed.
+    """
+    count = len(ends)
+    size = int(ends[0])
+    if size <= RECORD_HEADER_SIZE or int(ends[-1]) != size * count:
+        return None
+    if count > 1 and not np.array_equal(ends, np.arange(size, size * count + 1, size)):
+        return None
+    stamps = np.ndarray((count,), "<u8", area, 32, (size,))
+    if int(stamps[0]) != int(stamps[-1]) or not bool((stamps == stamps[0]).all()):
+        return None
+    origins = np.ndarray((count,), "<u8", area, 40, (size,))
+    low = int(origins.min())
+    if int(origins.max()) - low >= _DELTA_LIMIT:
+        return None
+    rows = area[: size * count].reshape(count, size)
+    grid = np.empty((count, size - _GROW), dtype=np.uint8)
+    grid[:, FRAME_HEADER_SIZE:] = rows[:, RECORD_HEADER_SIZE:]
+    grid[:, :24] = rows[:, :24]  # checksum, id
+    grid[:, 32:40] = rows[:, 48:56]  # user_headers_length, payload_length
+    grid[:, 40:48] = 0  # reserved
+    deltas = np.empty((count, 2), dtype="<u4")
+    deltas[:, 0] = np.arange(count, dtype=np.uint32)
+    deltas[:, 1] = origins - np.uint64(low)
+    grid[:, 24:32] = deltas.view(np.uint8)
+    header = bytearray(BATCH_HEADER_SIZE)
+    base_offset = int(np.ndarray((1,), "<u8", area, 24)[0])
+    length = BATCH_HEADER_SIZE + count * (size - _GROW)
+    _BATCH_HEAD.pack_into(header, 0, partition_id, base_offset, int(stamps[0]), low, length, 0, count)
+    sums = np.ndarray((count,), "<u8", area, 0, (size,))
+    header[40:48] = _batch_checksum(header, sums).to_bytes(8, "little")
+    return PolledBatches([bytes(header), grid.reshape(-1).data], 1)
+
+
+def _encode_runs(area: U8Array, ends: npt.NDArray[np.integer], partition_id: int) -> PolledBatches:
+    """Any poll: one batch record per run of records sharing a server timestamp."""
+    count = len(ends)
     ends64 = np.asarray(ends, dtype=np.int64)
     starts = np.zeros(count, dtype=np.int64)
     starts[1:] = ends64[:-1]

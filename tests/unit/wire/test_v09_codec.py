@@ -8,6 +8,7 @@ import pytest
 import xxhash
 
 from whippet.storage.record import gather_headers, record_starts, scatter_headers
+from whippet.wire.batch import RECORD_DTYPE, RECORD_HEADER_SIZE
 from whippet.wire.errors import IggyError
 from whippet.wire.headers import HeaderKind
 from whippet.wire.primitives import Partitioning
@@ -207,3 +208,45 @@ def test_golden_send_example() -> None:
     assert int.from_bytes(bytes(sb.records)[8:24], "little") == 1
     assert int.from_bytes(bytes(sb.records)[40:48], "little") == 0x00_06_62_0B_10_19_44_25
     assert Operation(160).is_metadata is False and Operation(128).result_framed
+
+
+def _stored(sizes: list[int], stamps: list[int], origins: list[int], seed: int) -> tuple[bytes, np.ndarray]:
+    """Records as storage holds them (random ids, checksums, headers bytes), and their ends."""
+    rng = np.random.default_rng(seed)
+    out = bytearray()
+    for i, n in enumerate(sizes):
+        head = np.zeros(1, dtype=RECORD_DTYPE)
+        head["checksum"], head["id_lo"], head["id_hi"] = rng.integers(0, 2**63, 3, dtype=np.uint64)
+        head["offset"], head["timestamp"], head["origin_timestamp"] = 500 + i, stamps[i], origins[i]
+        head["user_headers_length"], head["payload_length"] = n // 3, n - n // 3
+        out += head.tobytes() + rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+    return bytes(out), np.cumsum([RECORD_HEADER_SIZE + n for n in sizes]).astype(np.uint32)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_one_append_fast_path_gives_the_general_bytes(seed: int) -> None:
+    """The poll fast path (equal sizes, one append) and the general encoder agree byte for
+    byte; polls it does not fit (sizes differ, two appends, origin times too far apart)
+    fall back to the general encoder."""
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(1, 60))
+    size = int(rng.integers(1, 300))
+    origins = (10**12 + rng.integers(0, 10**6, count)).tolist()
+    shape = seed % 4
+    sizes = [size] * count
+    stamps = [77] * count
+    if shape == 1 and count > 1:
+        sizes[int(rng.integers(0, count))] += 1
+    elif shape == 2 and count > 1:
+        stamps[count // 2 :] = [78] * (count - count // 2)
+    elif shape == 3 and count > 1:
+        origins[-1] += 1 << 33
+    data, ends = _stored(sizes, stamps, origins, seed)
+    area = np.frombuffer(data, dtype=np.uint8)
+    fits = shape == 0 or count == 1
+    assert (b._one_append(area, ends, 4) is not None) == fits
+    fast, general = b.encode_poll_batches(data, ends, 4), b._encode_runs(area, ends, 4)
+    assert fast.data == general.data and fast.batches == general.batches
+    got = b.decode_poll_batches(fast.data)
+    assert [m.offset for m in got] == list(range(500, 500 + count))
+    assert [m.origin_timestamp for m in got] == origins
