@@ -281,9 +281,16 @@ class ReplicaManager:
             await self.meta.propose(mc.ChangePartitionLeader(
                 stream_id=key[0], topic_id=key[1], partition_id=key[2], leader=target, expected_epoch=state.epoch,
             ))
-        except IggyError:
+        except IggyError as exc:
+            # Not committed *yet* says nothing about later: the proposal may still commit.
+            # Appending again in this epoch could then give a quorum of the others records
+            # the successor never gets. So the epoch ends either way: this node stays
+            # fenced and asks to lead a new one; whichever of the two proposals commits
+            # first wins, the other is refused by its expected epoch.
+            log.info("partition %s: hand-over to node %d not committed (%s); asking for a new epoch",
+                     key, target, exc)
             if part.leader_state is state:
-                state.fenced = False
+                self._new_epoch_needed(part, state.epoch)
             return False
         return True
 
