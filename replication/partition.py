@@ -136,11 +136,20 @@ class ReplicatedPartition:
         return state
 
     def follow(self, leader: int, epoch: int) -> Following | None:
-        """Follow ``leader`` at ``epoch``; None when the promise forbids it or nothing changes."""
+        """Follow ``leader`` at ``epoch``; None when the promise forbids it, the log already
+        holds a later epoch, or nothing changes.
+
+        An epoch below the last one in this log can only come from a metadata view older
+        than the log (a restarted node whose metadata is still catching up): following it,
+        the divergence search would cut records of the later epoch, acknowledged ones
+        included. The promise alone does not cover this, since an epoch given by a
+        hand-over or a new-epoch request is led without one (found by the simulation).
+        """
         current = self.following
         if current is not None and current.leader == leader and current.epoch == epoch:
             return None
-        if epoch < self.epochs.promised:
+        last = self.epochs.last_epoch
+        if epoch < self.epochs.promised or (last is not None and epoch < last):
             self.stop_role()
             return None
         known_hw = self.high_watermark

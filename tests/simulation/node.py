@@ -35,6 +35,7 @@ CONTROLLER_EVERY = 0.2
 RPC_WAIT = 0.15
 RETRY_AFTER = 1.0
 STALLED_AFTER = 2.0
+HAND_OVER_WAIT = 1.0  # restore_preferred's hand-over timeout
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Leading:
     staged: list[str] = field(default_factory=list)  # published, not yet written
     waiters: list[tuple[int, int, int]] = field(default_factory=list)  # (end, client, op)
     fenced: bool = False
+    handing_to: int | None = None  # a hand-over in progress (manager.hand_over)
+    handing_until: float = 0.0
+    proposed_at: float | None = None  # the hand-over's proposal was made then
 
 
 @dataclass
@@ -95,6 +99,7 @@ class SimNode:
         self.next_control = self.w.now
         self.retry_at: float = 0.0
         self.election: _Election | None = None
+        self.next_preferred = self.w.now + self.w.preferred_every
 
     # --- lifecycle ----------------------------------------------------------------------
     def crash(self) -> None:
@@ -137,6 +142,9 @@ class SimNode:
             for other in w.nodes:
                 if other != self.id:
                     self.send(other, "ping")
+        if w.now >= self.next_preferred:
+            self.next_preferred = w.now + w.preferred_every
+            self._restore_preferred()
         if w.acts_as_raft_leader(self.id, self.rules.leader_fallback):
             self._control()
         else:
@@ -207,7 +215,8 @@ class SimNode:
         current = self.role
         if isinstance(current, Following) and current.leader == leader and current.epoch == epoch:
             return
-        if epoch < self.epochs.promised:
+        last = self.epochs.last_epoch
+        if epoch < self.epochs.promised or (self.rules.no_older_epoch and last is not None and epoch < last):
             self._stop_role()
             return
         known_hw = self.high_watermark
@@ -242,6 +251,8 @@ class SimNode:
                 role.staged.clear()
                 role.core.appended(len(self.log))
             self._release(role)
+            if role.handing_to is not None or role.proposed_at is not None:
+                self._hand_over_step(role)
         elif isinstance(role, Following) and (role.sent_at < 0 or w.now - role.sent_at > FETCH_TIMEOUT):
             role.sent_at = w.now
             if role.phase == "align":
@@ -252,6 +263,35 @@ class SimNode:
                     self.send(role.leader, "epoch_end", role.generation, entries[-1][0])
                     return
             self.send(role.leader, "fetch", role.generation, role.epoch, len(self.log))
+
+    # --- hand-over (replication.manager.hand_over, restore_preferred) ------------------------
+    def _restore_preferred(self) -> None:
+        role, placement = self.role, self._placement()
+        if not isinstance(role, Leading) or role.fenced or placement is None:
+            return
+        target = placement[2][0]
+        if target != self.id and target in role.core.in_sync(self.w.now):
+            role.fenced = True  # stop_appending: no new append gets past this
+            role.handing_to, role.handing_until = target, self.w.now + HAND_OVER_WAIT
+
+    def _hand_over_step(self, role: Leading) -> None:
+        w = self.w
+        if role.proposed_at is not None:
+            # Not committed in time: it may still commit, so this epoch takes no more
+            # appends; ask for a new one (whichever commits first wins).
+            if w.now - role.proposed_at > HAND_OVER_WAIT:
+                self._ask_new_epoch(role.core.epoch)
+            return
+        target = role.handing_to
+        assert target is not None
+        if self.rules.handover_waits_for_write and role.staged:
+            return  # an append already past the fence is not written yet
+        if role.core.follower_end.get(target, 0) >= len(self.log):
+            role.handing_to, role.proposed_at = None, w.now
+            w.propose(self.id, mc.ChangePartitionLeader(stream_id=STREAM, topic_id=TOPIC, partition_id=0,
+                                                        leader=target, expected_epoch=role.core.epoch))
+        elif w.now >= role.handing_until:
+            role.fenced, role.handing_to = False, None  # the successor did not catch up: nothing proposed
 
     def _release(self, role: Leading) -> None:
         keep = []

@@ -32,6 +32,11 @@ class Rules:
     #: how long an isolated metadata leader still believes it leads (pysyncobj's
     #: ``leaderFallbackTimeout``: 30 s by default, 1 s in metadata/raft.py)
     leader_fallback: float = 1.0
+    #: a hand-over compares the successor's position with the log end only once an append
+    #: already past the fence is written (``ReplicatedPartition.stop_appending``)
+    handover_waits_for_write: bool = True
+    #: a replica never follows an epoch below the last one its log holds (a stale metadata view)
+    no_older_epoch: bool = True
 
 
 class _NoEpochStart(LeaderCore):
@@ -62,4 +67,6 @@ MUTANTS = [
     replace(PRODUCT, name="no-fencing", fence=False),
     replace(PRODUCT, name="one-round-divergence", next_cut=_one_round),
     replace(PRODUCT, name="epoch-led-twice", lead_once=False),
+    replace(PRODUCT, name="hand-over-ignores-inflight", handover_waits_for_write=False),
+    replace(PRODUCT, name="follows-an-older-epoch", no_older_epoch=False),
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.simulation.checker import Observer, Violation
-from tests.simulation.node import SimNode
+from tests.simulation.node import Leading, SimNode
 from tests.simulation.rules import PRODUCT, Rules
 from tests.simulation.world import STREAM, TOPIC, Faults, World
 from whippet.metadata import commands as mc
@@ -165,12 +165,40 @@ def _figure_eight(w: World) -> list[tuple[float, Callable[[], None]]]:
     ]
 
 
+def _hand_over_inflight(w: World) -> list[tuple[float, Callable[[], None]]]:
+    """Fault suite seed 140. Node 3 leads and is about to give leadership back to the
+    preferred replica (node 1). Its own writes stall, so batches it published to its
+    followers stay unwritten, and node 1's link to it drops: node 1 holds the written log
+    but not the published tail, node 2 holds both. Named successor at the written end,
+    node 1 would lead without the tail, which node 3 then writes and acknowledges with
+    node 2 before it hears of the change. The hand-over must wait until those batches
+    are written, which here they are not until node 1 can no longer catch up."""
+    leader = w.nodes[3]
+
+    def proposed() -> bool:
+        role = leader.role
+        return isinstance(role, Leading) and role.proposed_at is not None
+
+    def caught_up() -> bool:
+        role = leader.role
+        return isinstance(role, Leading) and len(leader.log) > 20 and role.core.follower_end.get(1, 0) >= len(leader.log)
+
+    def stall_cut_hand_over() -> None:
+        _stop_writes(w)()
+        w.at(w.now + 0.03, lambda: w.net.cut.add(frozenset((1, 3))))
+        w.at(w.now + 0.06, leader._restore_preferred)  # scenarios pick the moment of a hand-over
+
+    return [(0.3, _lead(w, 3)), (0.5, _when(w, caught_up, stall_cut_hand_over)),
+            (0.5, _when(w, proposed, _resume_writes(w), every=0.0005)), (4.0, _resume_writes(w)), (5.0, w.heal)]
+
+
 SCENARIOS = [
     Scenario("stale-controller", 5, _stale_controller),
     Scenario("lone-follower", 5, _lone_follower),
     Scenario("deposed-leader", 5, _deposed_leader),
     Scenario("restarted-leader", 3, _restarted_leader),
     Scenario("figure-eight", 5, _figure_eight),
+    Scenario("hand-over-inflight", 3, _hand_over_inflight),
 ]
 
 #: the mutant each scenario exists to catch (it must fail the scenario)
@@ -180,6 +208,7 @@ CAUGHT_BY = {
     "deposed-leader": "no-majority-election",
     "restarted-leader": "epoch-led-twice",
     "figure-eight": "no-epoch-start-rule",
+    "hand-over-inflight": "hand-over-ignores-inflight",
 }
 
 
@@ -188,7 +217,7 @@ def run_scenario(scenario: Scenario, rules: Rules = PRODUCT, seed: int = 1, sett
     obs = Observer()
     faults = Faults(loss=0.0, slow=scenario.slow, cut_every=1e9, crash_every=1e9)
     world = World(seed=seed, size=scenario.size, faults=faults, make_node=lambda w, i: SimNode(w, i, rules, obs),
-                  fetch_max=scenario.fetch_max, write_chance=scenario.write_chance)
+                  fetch_max=scenario.fetch_max, write_chance=scenario.write_chance, preferred_every=1e9)
     for when, action in scenario.script(world):
         world.at(when, action)
     ops = 0

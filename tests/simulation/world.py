@@ -114,6 +114,10 @@ class World:
     #: at a given tick (the window in which followers hold records their leader has not)
     fetch_max: int = 8
     write_chance: float = 1.0
+    #: how often a leader gives leadership back to the partition's first replica (the
+    #: product checks every 5 s; more often here, to exercise hand-overs; scenarios that
+    #: script leaders turn it off)
+    preferred_every: float = 1.0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

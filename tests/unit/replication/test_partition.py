@@ -177,3 +177,15 @@ async def test_a_hand_over_waits_for_the_append_already_past_the_fence(tmp_path:
     assert (await append).last_offset == 2
     assert part.log.next_offset == 3
     await parked
+
+
+async def test_a_replica_does_not_follow_an_epoch_older_than_its_log(tmp_path: Path) -> None:
+    """A restarted node replaying its metadata meets placements older than its log: it led
+    epoch 4 (given by a hand-over, so without a promise), and "node 2 leads epoch 3" must
+    not make it follow, or the divergence search would cut epoch 4's records."""
+    part = _replica(tmp_path)
+    assert part.lead(4, (1, 2, 3), lambda _n: True) is not None
+    await part.append(*batch(payloads(3)), "leader", T0)
+    assert part.epochs.promised < 4
+    assert part.follow(leader=2, epoch=3) is None and part.role is None
+    assert part.follow(leader=2, epoch=5) is not None  # a later epoch is followed as before
