@@ -35,6 +35,23 @@ _RESPONSE_HEAD = struct.Struct("<II")
 _HIGH_WATER = 4 << 20
 
 
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end, letting a cancellation of the *caller* through.
+
+    Suppressing every CancelledError while awaiting a cancelled task also swallows the
+    caller's own cancellation when it lands during the wait: a client closed in a
+    ``finally`` under Ctrl-C then let the program carry on (the fault suite's interrupt
+    test saw a trial exit 0 after SIGINT).
+    """
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
 class Pipelined:
     """In-order request/answer bookkeeping; subclasses implement ``_send`` and call ``_deliver``."""
 
@@ -160,11 +177,7 @@ class Connection(Pipelined):
         self._writer.close()
 
     async def close(self) -> None:
-        self._reader_task.cancel()
-        try:
-            await self._reader_task
-        except asyncio.CancelledError:
-            pass
+        await stop_task(self._reader_task)
         self._fail(f"connection to {self.address} closed by the client")
         try:
             await self._writer.wait_closed()

@@ -23,6 +23,7 @@ from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
 
+from whippet.sdk.connection import stop_task
 from whippet.sdk.errors import ConnectionClosed, from_status
 from whippet.wire.framing import encode_request
 
@@ -116,9 +117,7 @@ class QuicConnection:
                 await self._protocol.ping()
 
     async def close(self) -> None:
-        self._keepalive.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._keepalive
+        await stop_task(self._keepalive)
         await self._stack.aclose()
 
     async def __aenter__(self) -> Self:

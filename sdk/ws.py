@@ -23,7 +23,7 @@ import struct
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from whippet.sdk.connection import Pipelined
+from whippet.sdk.connection import Pipelined, stop_task
 from whippet.sdk.errors import ConnectionClosed
 
 __all__ = ["WsConnection"]
@@ -97,9 +97,7 @@ class WsConnection(Pipelined):
             self._fail(f"connection to {self.address} closed by the client")
 
     async def close(self) -> None:
-        self._reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader_task
+        await stop_task(self._reader_task)
         self._fail(f"connection to {self.address} closed by the client")
         with contextlib.suppress(websockets.exceptions.WebSocketException, OSError):
             await self._ws.close()
