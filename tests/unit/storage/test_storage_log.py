@@ -254,3 +254,15 @@ def test_needs_sync_and_sync(tmp_path: Path) -> None:
     log.sync()
     assert not log.needs_sync
     log.close()
+
+
+def test_a_sync_after_the_log_was_closed_and_deleted_is_a_no_op(tmp_path: Path) -> None:
+    """A topic deleted while the flusher's fsync waited for its worker: the node stopped on
+    "fatal storage error" (FileNotFoundError on the deleted directory) in the 0.9 suite."""
+    import shutil
+
+    log = PartitionLog.open(tmp_path / "p", LogConfig())
+    log.append(*batch(payloads(3)), T0)
+    log.close()
+    shutil.rmtree(tmp_path / "p")
+    log.sync()  # nothing left to make durable, and no error
