@@ -421,16 +421,11 @@ class PartitionLog:
                     seg.fsync()
                     seg.close_write()
                 active.fsync(index=index)
-        except OSError:
-            if self._closed:
+        except BaseException as exc:
+            if isinstance(exc, OSError) and self._closed:
                 # Closed (a topic deleted) while this sync waited for its worker: its
                 # files may be gone, and nothing of a deleted log needs to be durable.
                 return
-            with self._state_lock:
-                self._pending[:0] = [s for s in pending if s.log_fd >= 0]
-                self._synced_gen = -1
-            raise
-        except BaseException:
             with self._state_lock:
                 self._pending[:0] = [s for s in pending if s.log_fd >= 0]
                 self._synced_gen = -1
