@@ -32,9 +32,9 @@ import grpc
 
 from whippet.metadata import commands as mc
 from whippet.replication._pb import replication_pb2 as pb
-from whippet.replication._tasks import cancel_and_wait
 from whippet.replication.election import Position, Probe, choose_leader, leader_still_heard
 from whippet.replication.quorum import majority
+from whippet.tasks import stop_task
 from whippet.wire.errors import IggyError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Controller:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -20,9 +20,9 @@ import grpc
 import numpy as np
 
 from whippet.replication._pb import replication_pb2 as pb
-from whippet.replication._tasks import cancel_and_wait
 from whippet.replication.divergence import EpochEndAnswer, next_cut
 from whippet.replication.partition import Following, ReplicatedPartition
+from whippet.tasks import stop_task
 
 if TYPE_CHECKING:
     from whippet.replication.peers import PeerPool
@@ -56,7 +56,7 @@ class FollowerLoop:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"follow-{self.key}")
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
+        await stop_task(self._task)
 
     def _ref(self) -> pb.PartitionRef:
         s, t, p = self.key

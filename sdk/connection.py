@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable
 
 from whippet.sdk.errors import ConnectionClosed, from_status
+from whippet.tasks import stop_task
 from whippet.wire.errors import IggyError
 from whippet.wire.framing import encode_request
 
@@ -33,23 +34,6 @@ __all__ = ["Connection", "Pipelined"]
 _RESPONSE_HEAD = struct.Struct("<II")
 # Above this many unsent bytes a writer waits for the socket to drain (back-pressure).
 _HIGH_WATER = 4 << 20
-
-
-async def stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait for it to end, letting a cancellation of the *caller* through.
-
-    Suppressing every CancelledError while awaiting a cancelled task also swallows the
-    caller's own cancellation when it lands during the wait: a client closed in a
-    ``finally`` under Ctrl-C then let the program carry on (the fault suite's interrupt
-    test saw a trial exit 0 after SIGINT).
-    """
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
 
 
 class Pipelined:

@@ -23,8 +23,8 @@ from aioquic.asyncio import QuicConnectionProtocol, connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, QuicEvent
 
-from whippet.sdk.connection import stop_task
 from whippet.sdk.errors import ConnectionClosed, from_status
+from whippet.tasks import stop_task
 from whippet.wire.framing import encode_request
 
 __all__ = ["QuicConnection"]

@@ -23,8 +23,9 @@ import struct
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from whippet.sdk.connection import Pipelined, stop_task
+from whippet.sdk.connection import Pipelined
 from whippet.sdk.errors import ConnectionClosed
+from whippet.tasks import stop_task
 
 __all__ = ["WsConnection"]
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Protocol
 
+from whippet.tasks import stop_task
+
 __all__ = ["Flusher", "IntervalSyncer", "Syncable"]
 
 _log = logging.getLogger(__name__)
@@ -139,12 +141,7 @@ class IntervalSyncer:
     async def stop(self, final_sync: bool = True) -> None:
         """Stop the timer; by default run one last round so a clean stop loses nothing."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await stop_task(task)
         if final_sync:
             await self.sync_all()
 

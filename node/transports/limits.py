@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter
 
 from whippet.node.transports.sniff import FrameReader
+from whippet.tasks import stop_task
 
 if TYPE_CHECKING:
     from whippet.node.config import NodeConfig
@@ -172,13 +173,8 @@ class Limits:
             self._task = asyncio.get_running_loop().create_task(self._sweep_forever(), name="limits-sweep")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     def sweep(self, now: float) -> int:
         """Close every connection over a time bound at ``now``; returns how many."""

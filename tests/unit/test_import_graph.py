@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #:   bench starts real node processes by command line, as the tests do; it never
 #:   imports server code, so `pip install whippet` stays client-only);
 #: - ``procs`` starts node processes by command line and imports nothing;
+#: - ``tasks`` (stopping a background asyncio task) imports nothing, so the SDK and the
+#:   server packages share it without depending on each other;
 #: - ``devtools`` (this graph) reads source files and imports nothing;
 #: - ``chaos`` (the fault suite) is a client of a real cluster: it starts nodes through
 #:   ``procs``, talks to them with the SDK and the codec, and reads the replicas' logs
@@ -34,13 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: dict[str, set[str]] = {
     "whippet": set(),
     "wire": set(),
-    "storage": {"wire"},
+    "storage": {"wire", "tasks"},
     "metadata": {"wire"},
-    "replication": {"metadata", "storage", "wire"},
-    "node": {"replication", "metadata", "storage", "wire", "whippet"},
-    "sdk": {"wire"},
+    "replication": {"metadata", "storage", "wire", "tasks"},
+    "node": {"replication", "metadata", "storage", "wire", "whippet", "tasks"},
+    "sdk": {"wire", "tasks"},
     "cli": {"sdk", "wire", "procs", "whippet"},
     "procs": set(),
+    "tasks": set(),
     "devtools": set(),
     "chaos": {"procs", "sdk", "wire", "storage"},
 }

@@ -64,29 +64,3 @@ async def test_an_open_finishing_as_the_caller_is_cancelled_is_kept_or_closed(mo
     assert len(opened) == 1
     assert all(t.closed for t in opened), "a transport opened during the cancellation was left open"
 
-
-async def test_closing_a_connection_lets_the_callers_own_cancellation_through() -> None:
-    """Ctrl-C while a client closes in a ``finally``: the closing task must end cancelled,
-    not carry on as if nothing happened (the fault suite's interrupt test once exited 0)."""
-    import asyncio
-
-    from whippet.sdk.connection import stop_task
-
-    async def stubborn() -> None:  # a reader loop that takes a moment to wind down
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            await asyncio.sleep(0.05)
-            raise
-
-    async def closer() -> str:
-        reader = asyncio.ensure_future(stubborn())
-        await asyncio.sleep(0)  # the reader runs, as a connection's does
-        await stop_task(reader)
-        return "carried on"
-
-    task = asyncio.ensure_future(closer())
-    await asyncio.sleep(0.01)
-    task.cancel()  # lands while closer() waits for the reader
-    done, _ = await asyncio.wait([task], timeout=2)
-    assert done and task.cancelled()
