@@ -173,7 +173,7 @@ def cycles(edges: Iterable[tuple[str, str]]) -> list[list[str]]:
 def _label(package: str) -> str:
     if package == TOP:
         return "whippet/__init__"
-    if package in ("procs", "devtools"):
+    if package in ("procs", "devtools", "tasks"):
         return f"whippet/{package}"
     return f"{package}/"
 
