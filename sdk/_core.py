@@ -250,6 +250,11 @@ class ClientCore:
         except BaseException:
             await transport.close()
             raise
+        if self._closed:
+            # close() ran while this connection opened: it no longer knows of it, so nobody
+            # would close it (its reader task was destroyed pending at interpreter exit).
+            await transport.close()
+            return se.ClientShutdown("the client was closed while connecting")
         return transport
 
     async def _establish(self, deadline: float | None = None) -> _Link:

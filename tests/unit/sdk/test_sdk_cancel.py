@@ -18,6 +18,7 @@ import pytest
 from whippet.sdk import Client
 from whippet.sdk.options import Backoff, NodeAddress
 from whippet.wire import codes
+from whippet.wire.errors import IggyError
 from whippet.wire.responses import IdentityInfo
 
 pytestmark = pytest.mark.asyncio
@@ -64,3 +65,28 @@ async def test_an_open_finishing_as_the_caller_is_cancelled_is_kept_or_closed(mo
     assert len(opened) == 1
     assert all(t.closed for t in opened), "a transport opened during the cancellation was left open"
 
+
+
+async def test_a_connection_that_opens_after_close_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() while a connect is under way: the connection that opens afterwards is not one
+    close() knew of, so the client itself must close it (the fault suite's log showed such
+    connections' reader tasks destroyed pending at exit)."""
+    opened: list[_Transport] = []
+    release = asyncio.Event()
+
+    async def opener(address: NodeAddress, *args: Any) -> _Transport:
+        await release.wait()
+        opened.append(_Transport(address))
+        return opened[-1]
+
+    monkeypatch.setattr("whippet.sdk._core.open_transport", opener)
+    client = Client(["127.0.0.1:1"], username="iggy", password="iggy", discover=False,
+                    backoff=Backoff(initial=0.0, retries=1))
+    connecting = asyncio.ensure_future(client.connect())
+    await asyncio.sleep(0.01)
+    await client.close()
+    release.set()
+    with pytest.raises(IggyError):
+        await connecting
+    assert len(opened) == 1
+    assert all(t.closed for t in opened), "a connection opened after close() was left open"
