@@ -11,7 +11,9 @@ runs there, instead of failing: a client that retries nothing (the official 0.8
 SDK) does not notice the kill. A request is run again only when that cannot apply
 it twice: it certainly did not run (``NotLeader.not_applied``), or the caller says
 a repeat is harmless (a poll; a send with deduplication on, whose messages all
-carry ids by then).
+carry ids by then). A node that hears from less than a majority of the members does
+not wait: cut off, it would never learn of the next leader, so it refuses at once
+(not applied) and the client asks another node.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from whippet.replication.quorum import majority
 from whippet.wire.errors import NotLeader, ReplicationTimeout
 
 if TYPE_CHECKING:
@@ -59,6 +62,21 @@ def _cut_off(node: Node, key: Key) -> bool:
     return state is not None and not state.has_lease()
 
 
+def _in_minority(node: Node) -> bool:
+    """This node hears from fewer than a majority of the members, itself included: it is
+    cut off, so the metadata it would wait for (the next leader) cannot reach it, and the
+    client had better ask another node now than after ``cluster_leader_wait_ms``.
+
+    Found by the fault suite: a client whose home node was cut off waited there for the
+    whole cut on partitions led elsewhere, their leaders being unreachable from that
+    node and its metadata never naming others.
+    """
+    with node.meta.lock:
+        members = [m.id for m in node.meta.machine.nodes()]
+    heard = sum(1 for m in members if m == node.node_id or node.replicas.alive(m))
+    return len(members) > 1 and heard < majority(len(members))
+
+
 async def on_leader(node: Node, key: Key, attempt: Callable[[int], Awaitable[T]], *, repeatable: bool) -> T:
     """``attempt(leader)`` (it runs locally when ``leader`` is this node, else forwards),
     waiting out a failover as the module says. ``repeatable``: running it twice is harmless."""
@@ -71,10 +89,13 @@ async def on_leader(node: Node, key: Key, attempt: Callable[[int], Awaitable[T]]
                 return await attempt(leader)
             except (NotLeader, ReplicationTimeout) as exc:
                 safe = repeatable or (isinstance(exc, NotLeader) and exc.not_applied)
-                if not safe or loop.time() >= deadline or (leader == node.node_id and _cut_off(node, key)):
+                if (not safe or loop.time() >= deadline or (leader == node.node_id and _cut_off(node, key))
+                        or _in_minority(node)):
                     raise
         elif loop.time() >= deadline:
             raise NotLeader("the partition has no reachable leader; retry", not_applied=True)
+        elif _in_minority(node):
+            raise NotLeader("this node is cut off from most of the cluster; retry on another node", not_applied=True)
         # Wait for the metadata to name another leader (or the same one at a new epoch),
         # trying the same leader again now and then (it may only have lacked a quorum).
         until = min(deadline, loop.time() + _RETRY_SAME)

@@ -496,8 +496,10 @@ class ClientCore:
         it again (or its routing) keeps the request there until the partition heals. Any
         other node forwards and, on the majority side, waits for the new leader and runs
         the request as soon as there is one. So the request goes to the home node if that
-        did not refuse, else to the next usable node that did not; once every node has
-        refused, the round starts again (``refused`` keeps only the newest).
+        did not refuse, else to the next usable node that did not, else to any known node
+        that did not (the refusing node may call the others down because it is the one cut
+        off); once every node has refused, the round starts again (``refused`` keeps only
+        the newest).
         """
         home = self._home.address if self._home is not None else None
         chosen = target if target is not None else home
@@ -506,6 +508,9 @@ class ClientCore:
         if home is not None and home not in refused:
             return None
         others = [a for a in self.routing.usable_addresses(time.monotonic()) if a not in refused]
+        # A node cut off from the cluster reports every other node as down: its view of
+        # the others is the one to doubt, so any known node will do before asking it again.
+        others = others or [a for a in [*self.routing.addresses(), *self.pool.addresses] if a not in refused]
         if others:
             return others[0]
         newest = chosen

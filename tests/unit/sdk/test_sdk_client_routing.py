@@ -41,6 +41,7 @@ class Cluster:
         self.fail: dict[tuple[int, int], list[BaseException]] = {}  # (port, code) -> errors to raise once each
         self.leader_of_0 = 2
         self.epoch = 1
+        self.status_of_2 = 0  # as node 1 reports it (0 healthy, 3 unreachable)
 
     def answer(self, port: int, code: int) -> bytes:
         self.seen.append((port, code))
@@ -49,7 +50,8 @@ class Cluster:
         if code == codes.LOGIN_USER:
             return IdentityInfo(user_id=0).encode()
         if code == codes.GET_CLUSTER_METADATA:
-            nodes = [ClusterNode(f"n{i}", "127.0.0.1", i, 0, 0, 0, 0 if i == 1 else 1, 0) for i in (1, 2)]
+            nodes = [ClusterNode(f"n{i}", "127.0.0.1", i, 0, 0, 0, 0 if i == 1 else 1,
+                                 self.status_of_2 if (port, i) == (1, 2) else 0) for i in (1, 2)]
             return ClusterMetadata("c", nodes).encode()
         if code == codes.GET_PARTITION_LEADERS:
             if not self.offers_leaders:
@@ -172,6 +174,19 @@ async def test_a_home_leader_cut_off_from_the_cluster_is_not_asked_again(cluster
         await _send(client, 1)
         await _send(client, 1)  # a new request starts at the route again
     assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 1, 2, 1, 2]
+
+
+async def test_a_home_cut_off_that_calls_every_other_node_unreachable_is_not_asked_again(cluster: Cluster) -> None:
+    """Fault suite, seed 214: the home node, cut off, reports the other nodes unreachable,
+    so the table has no usable node but home and partition 0 (led by node 2) goes home;
+    home refuses (it waits for no failover it cannot hear of). The retry must go to node 2
+    all the same: of two views, the refusing node's is the one to doubt. Before, the
+    client asked home again and again until the heal, on every partition."""
+    cluster.status_of_2 = 3
+    async with _client() as client:
+        cluster.fail[(1, codes.SEND_MESSAGES_APPENDED)] = [NotLeader()]
+        await _send(client, 0)
+    assert cluster.on(codes.SEND_MESSAGES_APPENDED) == [1, 2]
 
 
 async def test_when_every_node_refused_the_round_starts_again(cluster: Cluster) -> None:
