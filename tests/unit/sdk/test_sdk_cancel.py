@@ -38,6 +38,14 @@ class _Transport:
         self.closed = True
 
 
+def _connecting(monkeypatch: pytest.MonkeyPatch, opener: Any) -> tuple[Client, asyncio.Future[None]]:
+    """A client over ``opener`` (one node, one attempt) and its connect() under way."""
+    monkeypatch.setattr("whippet.sdk._core.open_transport", opener)
+    client = Client(["127.0.0.1:1"], username="iggy", password="iggy", discover=False,
+                    backoff=Backoff(initial=0.0, retries=1))
+    return client, asyncio.ensure_future(client.connect())
+
+
 async def test_an_open_finishing_as_the_caller_is_cancelled_is_kept_or_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[_Transport] = []
     started = asyncio.Event()
@@ -51,10 +59,7 @@ async def test_an_open_finishing_as_the_caller_is_cancelled_is_kept_or_closed(mo
         opened.append(_Transport(address))
         return opened[-1]
 
-    monkeypatch.setattr("whippet.sdk._core.open_transport", opener)
-    client = Client(["127.0.0.1:1"], username="iggy", password="iggy", discover=False,
-                    backoff=Backoff(initial=0.0, retries=1))
-    connecting = asyncio.ensure_future(client.connect())
+    client, connecting = _connecting(monkeypatch, opener)
     await started.wait()
     connecting.cancel()
     try:
@@ -64,7 +69,6 @@ async def test_an_open_finishing_as_the_caller_is_cancelled_is_kept_or_closed(mo
     await client.close()
     assert len(opened) == 1
     assert all(t.closed for t in opened), "a transport opened during the cancellation was left open"
-
 
 
 async def test_a_connection_that_opens_after_close_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,10 +83,7 @@ async def test_a_connection_that_opens_after_close_is_closed(monkeypatch: pytest
         opened.append(_Transport(address))
         return opened[-1]
 
-    monkeypatch.setattr("whippet.sdk._core.open_transport", opener)
-    client = Client(["127.0.0.1:1"], username="iggy", password="iggy", discover=False,
-                    backoff=Backoff(initial=0.0, retries=1))
-    connecting = asyncio.ensure_future(client.connect())
+    client, connecting = _connecting(monkeypatch, opener)
     await asyncio.sleep(0.01)
     await client.close()
     release.set()
