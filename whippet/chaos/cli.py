@@ -31,9 +31,9 @@ def _stop_on_signals() -> None:
     SIGINT is not left to asyncio.run, which turns it into a cancellation of the main
     task: a cancellation is lost when a task it passes through ends normally anyway (a
     3.11 ``wait_for`` whose inner future completes at the same moment returns its
-    result), and a trial interrupted that way ran on to the end and exited 0 (seen twice
-    in ``make test``'s interrupt test). A SIGINT that the parent ignores (a background
-    job of a non-interactive shell) stays ignored.
+    result). A SIGINT that the parent ignores (a background job of a non-interactive
+    shell) stays ignored: that, not a lost cancellation, is why the interrupt test once
+    saw a trial exit 0 (the test now gives the trial SIGINT as a terminal would).
     """
     signal.signal(signal.SIGTERM, _on_signal)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
