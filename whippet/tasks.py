@@ -19,9 +19,8 @@ async def stop_task(task: asyncio.Task[Any] | None) -> None:
     longer news, so both the task's CancelledError and its exception are dropped. The
     *caller's* own cancellation is not: suppressing every CancelledError while waiting
     also swallowed a cancellation that landed during the wait, so a client closed in a
-    ``finally`` under Ctrl-C let the program carry on (the fault suite's interrupt test
-    once exited 0 after SIGINT), and a node stopping a role mid-shutdown carried on
-    with the role's work.
+    ``finally`` under Ctrl-C let the program carry on, and a node stopping a role
+    mid-shutdown carried on with the role's work.
     """
     if task is None:
         return

@@ -1,9 +1,8 @@
 """Stopping a background task (``whippet.tasks.stop_task``), shared by the SDK and the node.
 
 The task's own end is dropped; the caller's own cancellation is not. Swallowing it let
-a client closed in a ``finally`` under Ctrl-C carry on (the fault suite's interrupt test
-once exited 0 after SIGINT), and let a node stopping a replication role mid-shutdown
-carry on with the role's work.
+a client closed in a ``finally`` under Ctrl-C carry on, and let a node stopping a
+replication role mid-shutdown carry on with the role's work.
 """
 
 from __future__ import annotations
